@@ -1,0 +1,109 @@
+"""Load and validate the YAML config files, failing with the file, the field and what was expected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from riskwatch.config.models import (
+    DetectorsConfig,
+    GradingConfig,
+    RegionsConfig,
+    RoutingConfig,
+    TaxonomyConfig,
+)
+
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+CONFIG_FILES: dict[str, type[BaseModel]] = {
+    "regions.yaml": RegionsConfig,
+    "taxonomy.yaml": TaxonomyConfig,
+    "grading.yaml": GradingConfig,
+    "routing.yaml": RoutingConfig,
+    "detectors.yaml": DetectorsConfig,
+}
+
+
+class ConfigError(ValueError):
+    """A config file is missing, is not YAML, or does not match its schema."""
+
+
+def _describe(error: ValidationError, path: Path) -> str:
+    lines = [f"{path}: {error.error_count()} invalid field(s)"]
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        got = item.get("input")
+        got_text = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        lines.append(f"  {path.name}: {field}: {item['msg']}{got_text}")
+    return "\n".join(lines)
+
+
+def load_model(path: Path, model: type[ModelT]) -> ModelT:
+    """Read one YAML file into `model`; every failure names the file and the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from exc
+
+
+def model_for_file(path: Path) -> type[BaseModel]:
+    """The schema that a config file of this name must match."""
+    try:
+        return CONFIG_FILES[path.name]
+    except KeyError as exc:
+        raise ConfigError(f"{path}: unknown config file; expected one of {sorted(CONFIG_FILES)}") from exc
+
+
+@dataclass(frozen=True)
+class CityConfig:
+    """Every config file of one city, validated together."""
+
+    regions: RegionsConfig
+    taxonomy: TaxonomyConfig
+    grading: GradingConfig
+    routing: RoutingConfig
+    detectors: DetectorsConfig
+    directory: Path
+
+
+def _check_across_files(config: CityConfig) -> None:
+    categories = {c.code for c in config.taxonomy.categories}
+    for group, members in config.grading.category_groups.items():
+        unknown = set(members) - categories
+        if unknown:
+            raise ConfigError(f"{config.directory / 'grading.yaml'}: category_groups.{group}: unknown categories {sorted(unknown)}")
+    for i, rule in enumerate(config.routing.routes):
+        unknown = set(rule.categories) - categories
+        if unknown:
+            raise ConfigError(f"{config.directory / 'routing.yaml'}: routes.{i}.categories: unknown categories {sorted(unknown)}")
+
+
+def load_city_config(directory: Path | None = None) -> CityConfig:
+    """Load every config file from `directory` (default: the shipped sample city)."""
+    directory = Path(directory) if directory else DEFAULT_CONFIG_DIR
+    config = CityConfig(
+        regions=load_model(directory / "regions.yaml", RegionsConfig),
+        taxonomy=load_model(directory / "taxonomy.yaml", TaxonomyConfig),
+        grading=load_model(directory / "grading.yaml", GradingConfig),
+        routing=load_model(directory / "routing.yaml", RoutingConfig),
+        detectors=load_model(directory / "detectors.yaml", DetectorsConfig),
+        directory=directory,
+    )
+    _check_across_files(config)
+    return config

@@ -1,0 +1,300 @@
+"""Pydantic schemas of the YAML files under `config/`.
+
+Each top-level model is one file. Cross-references (a street's district, a police type's
+category) are checked in validators so that a bad file fails at load, not mid-stream.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from riskwatch.schemas import Level, Source
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+LonLat = tuple[Annotated[float, Field(ge=-180, le=180)], Annotated[float, Field(ge=-90, le=90)]]
+
+# --------------------------------------------------------------------------- regions.yaml
+
+
+class Grid(_Config):
+    """A grid cell: 6 division + 3 street + 3 community + 3 cell digits."""
+
+    code: Annotated[str, Field(pattern=r"^\d{15}$")]
+    name: str
+    centroid: LonLat
+    population: Annotated[int, Field(ge=0)] = 0
+
+
+class Street(_Config):
+    """A street (街道) or town (镇): 9-digit code."""
+
+    code: Annotated[str, Field(pattern=r"^\d{9}$")]
+    name: str
+    population: Annotated[int, Field(ge=0)]
+    centroid: LonLat
+    grids: list[Grid] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _grids_belong(self) -> Street:
+        for grid in self.grids:
+            if not grid.code.startswith(self.code):
+                raise ValueError(f"grid {grid.code} does not start with its street code {self.code}")
+        return self
+
+
+class District(_Config):
+    """A county-level division: GB/T 2260 six-digit code."""
+
+    code: Annotated[str, Field(pattern=r"^\d{6}$")]
+    name: str
+    population: Annotated[int, Field(ge=0)]
+    centroid: LonLat
+    neighbours: list[str] = Field(default_factory=list)
+    streets: list[Street] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _streets_belong(self) -> District:
+        for street in self.streets:
+            if not street.code.startswith(self.code):
+                raise ValueError(f"street {street.code} does not start with its district code {self.code}")
+        return self
+
+
+class RegionsConfig(_Config):
+    """The city and its districts → streets → grid cells."""
+
+    city_code: Annotated[str, Field(pattern=r"^\d{6}$")]
+    city_name: str
+    districts: list[District] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_and_linked(self) -> RegionsConfig:
+        codes = [d.code for d in self.districts]
+        codes += [s.code for d in self.districts for s in d.streets]
+        codes += [g.code for d in self.districts for s in d.streets for g in s.grids]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"region codes must be unique, repeated: {dupes}")
+        district_codes = {d.code for d in self.districts}
+        for district in self.districts:
+            unknown = set(district.neighbours) - district_codes
+            if unknown:
+                raise ValueError(f"district {district.code} names unknown neighbours {sorted(unknown)}")
+        return self
+
+
+# --------------------------------------------------------------------------- taxonomy.yaml
+
+
+class Category(_Config):
+    """An event category; hotline text is classified by its keywords."""
+
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: str
+    name_en: str
+    keywords: list[str] = Field(default_factory=list)
+
+
+class SensorMetric(_Config):
+    """A measured quantity, its unit, physical range and alarm limits."""
+
+    metric: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: str
+    unit: str
+    category: str
+    valid_min: float
+    valid_max: float
+    alarm_low: float | None = None
+    alarm_high: float | None = None
+    critical_low: float | None = Field(default=None, description="Hard rule: level I/II territory")
+    critical_high: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SensorMetric:
+        if self.valid_min >= self.valid_max:
+            raise ValueError(f"metric {self.metric}: valid_min must be below valid_max")
+        return self
+
+
+class TaxonomyConfig(_Config):
+    """Categories, how 110 type codes map onto them, and sensor metrics."""
+
+    default_category: str
+    categories: list[Category] = Field(min_length=1)
+    police_types: dict[str, str] = Field(description="110 type code → category code")
+    sensor_metrics: list[SensorMetric] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> TaxonomyConfig:
+        known = {c.code for c in self.categories}
+        if self.default_category not in known:
+            raise ValueError(f"default_category {self.default_category!r} is not a category code")
+        for type_code, category in self.police_types.items():
+            if category not in known:
+                raise ValueError(f"police type {type_code} maps to unknown category {category!r}")
+        for metric in self.sensor_metrics:
+            if metric.category not in known:
+                raise ValueError(f"sensor metric {metric.metric} names unknown category {metric.category!r}")
+        return self
+
+    def category(self, code: str) -> Category:
+        for category in self.categories:
+            if category.code == code:
+                return category
+        raise KeyError(code)
+
+    def metric(self, name: str) -> SensorMetric | None:
+        for metric in self.sensor_metrics:
+            if metric.metric == name:
+                return metric
+        return None
+
+
+# --------------------------------------------------------------------------- grading.yaml
+
+
+class ScoreBand(_Config):
+    """A level given when the fused score reaches `min_score`."""
+
+    level: Level
+    min_score: Annotated[float, Field(ge=0, le=1)]
+
+
+class HardRule(_Config):
+    """A detector hard rule that forces at least a given level."""
+
+    rule: str
+    level: Level
+
+
+class GradingConfig(_Config):
+    """How signals become warnings and which level they get."""
+
+    correlation_window: timedelta = Field(description="Signals this close in event time join one warning")
+    min_score: Annotated[float, Field(ge=0, le=1)] = Field(description="Below this fused score, no warning")
+    corroboration_bonus: Annotated[float, Field(ge=0, le=1)] = Field(
+        description="Added to the fused score for each independent source beyond the first"
+    )
+    population_bonus: dict[int, float] = Field(
+        default_factory=dict, description="Affected population threshold → score bonus"
+    )
+    bands: list[ScoreBand] = Field(min_length=1)
+    hard_rules: list[HardRule] = Field(default_factory=list)
+    category_groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Categories that describe one kind of incident, fused into one warning (group → categories)",
+    )
+
+    @model_validator(mode="after")
+    def _bands_cover(self) -> GradingConfig:
+        levels = [b.level for b in self.bands]
+        if len(set(levels)) != len(levels):
+            raise ValueError("each level may have only one score band")
+        scores = [b.min_score for b in sorted(self.bands, key=lambda b: b.level.rank, reverse=True)]
+        if scores != sorted(scores, reverse=True):
+            raise ValueError("bands must need a higher score for a higher level")
+        grouped = [c for cats in self.category_groups.values() for c in cats]
+        if len(grouped) != len(set(grouped)):
+            raise ValueError("a category may belong to only one category group")
+        return self
+
+
+# --------------------------------------------------------------------------- routing.yaml
+
+
+class Department(_Config):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: str
+
+
+class RouteRule(_Config):
+    """Region prefix × categories → department; the longest matching prefix wins."""
+
+    region_prefix: Annotated[str, Field(pattern=r"^\d{0,15}$")] = ""
+    categories: list[str] = Field(default_factory=list, description="Empty means every category")
+    department: str
+
+
+class Deadline(_Config):
+    acknowledge: timedelta
+    resolve: timedelta
+
+
+class RoutingConfig(_Config):
+    """Who handles a warning, how fast, and whom to escalate to."""
+
+    departments: list[Department] = Field(min_length=1)
+    routes: list[RouteRule] = Field(min_length=1)
+    fallback_department: str
+    escalation_chain: list[str] = Field(min_length=1, description="grid → street → district → city")
+    deadlines: dict[Level, Deadline]
+
+    @model_validator(mode="after")
+    def _departments_exist(self) -> RoutingConfig:
+        known = {d.code for d in self.departments}
+        for name in [self.fallback_department, *(r.department for r in self.routes)]:
+            if name not in known:
+                raise ValueError(f"department {name!r} is not declared under departments")
+        missing = set(Level) - set(self.deadlines)
+        if missing:
+            raise ValueError(f"deadlines missing for levels {sorted(m.value for m in missing)}")
+        return self
+
+    def department_for(self, region_code: str, category: str) -> str:
+        best: RouteRule | None = None
+        for rule in self.routes:
+            if region_code.startswith(rule.region_prefix) and (not rule.categories or category in rule.categories):
+                if best is None or len(rule.region_prefix) > len(best.region_prefix):
+                    best = rule
+        return best.department if best else self.fallback_department
+
+
+# --------------------------------------------------------------------------- detectors.yaml
+
+
+class StreamTimeConfig(_Config):
+    """Event-time handling: how late an event may arrive and still be placed."""
+
+    allowed_lateness: timedelta = Field(description="Events older than the watermark minus this are dead-lettered")
+    dedup_horizon: timedelta = Field(description="How long an event id is remembered to drop re-sends")
+
+
+class SensorBaselineConfig(_Config):
+    enabled: bool = True
+    window: Annotated[int, Field(ge=5, description="Readings in the rolling baseline")] = 48
+    warmup: Annotated[int, Field(ge=3)] = 12
+    z_threshold: Annotated[float, Field(gt=0)] = 4.0
+    min_scale_fraction: Annotated[float, Field(ge=0)] = Field(
+        default=0.01, description="Floor on the robust scale, as a fraction of the metric's valid range"
+    )
+
+
+class CountSurgeConfig(_Config):
+    enabled: bool = True
+    sources: list[Source] = Field(default_factory=lambda: [Source.hotline, Source.police])
+    bucket: timedelta = Field(default=timedelta(minutes=30))
+    history_buckets: Annotated[int, Field(ge=3)] = 48
+    warmup_buckets: Annotated[int, Field(ge=1)] = 6
+    min_count: Annotated[int, Field(ge=1)] = 4
+    z_threshold: Annotated[float, Field(gt=0)] = 3.0
+    region_level: str = Field(default="street", pattern=r"^(grid|street|district)$")
+
+
+class AlarmLimitConfig(_Config):
+    enabled: bool = True
+
+
+class DetectorsConfig(_Config):
+    """Which detectors run and with what parameters."""
+
+    stream_time: StreamTimeConfig
+    sensor_baseline: SensorBaselineConfig = SensorBaselineConfig()
+    count_surge: CountSurgeConfig = CountSurgeConfig()
+    alarm_limits: AlarmLimitConfig = AlarmLimitConfig()
