@@ -179,6 +179,9 @@ class GradingConfig(_Config):
 
     correlation_window: timedelta = Field(description="Signals this close in event time join one warning")
     min_score: Annotated[float, Field(ge=0, le=1)] = Field(description="Below this fused score, no warning")
+    single_source_cap: Annotated[float, Field(ge=0, le=1)] = Field(
+        description="Highest score one source alone can give: higher levels need corroboration"
+    )
     corroboration_bonus: Annotated[float, Field(ge=0, le=1)] = Field(
         description="Added to the fused score for each independent source beyond the first"
     )
