@@ -1,0 +1,140 @@
+"""The Faust app: one agent per stage, fed by the topics of `topics.py`.
+
+normalize (raw.* → events | deadletter) → detect (events → signals | deadletter)
+→ grade (signals → warnings) → store (warnings → SQL store).
+
+Values travel as JSON bytes produced by our pydantic models, so every topic's schema is the
+one `riskwatch schema export` writes. No agent ever stops on bad input: anything that fails
+goes to the dead-letter topic with the reason and the original bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+
+from riskwatch.alerts.grading import Grader
+from riskwatch.alerts.store import WarningStore
+from riskwatch.config.loader import CityConfig
+from riskwatch.config.regions import RegionIndex
+from riskwatch.schemas import DeadLetter, Event, Signal, Warning
+from riskwatch.settings import Settings
+from riskwatch.streams import topics as T
+from riskwatch.streams.normalize import partition_key
+from riskwatch.streams.pipeline import DetectStage, NormalizeStage
+
+log = logging.getLogger(__name__)
+
+
+def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> Any:
+    return app.topic(
+        *names,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+    )
+
+
+def create_app(settings: Settings, config: CityConfig) -> faust.App:
+    """Build the app with its topics and agents; nothing connects until a worker starts it."""
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        store="memory://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        broker_commit_every=500,
+        broker_commit_interval=1.0,
+    )
+    regions = RegionIndex(config.regions)
+    normalize = NormalizeStage(config, regions)
+    detect = DetectStage(config)
+    grader = Grader(config, regions)
+    store = WarningStore(settings.database_url)
+    store.create_schema()
+
+    raw_in = _raw_topic(app, T.RAW_HOTLINE.name, T.RAW_POLICE.name, T.RAW_SENSOR.name)
+    events_topic = _raw_topic(app, T.EVENTS.name)
+    signals_topic = _raw_topic(app, T.SIGNALS.name)
+    warnings_topic = _raw_topic(app, T.WARNINGS.name)
+    deadletter_topic = _raw_topic(app, T.DEADLETTER.name)
+
+    async def dead_letter(letter: DeadLetter) -> None:
+        await deadletter_topic.send(key=letter.source_topic.encode(), value=letter.model_dump_json().encode())
+
+    def internal_error(stage: str, raw: bytes, message: Any, exc: BaseException) -> DeadLetter:
+        log.exception("%s failed on %s[%s]@%s", stage, message.topic, message.partition, message.offset)
+        return DeadLetter.of(
+            reason=f"{stage}_error",
+            detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
+            original=raw,
+            source_topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            at=datetime.now(UTC),
+        )
+
+    @app.agent(raw_in, name="riskwatch.normalize")
+    async def normalize_agent(stream: Any) -> None:
+        async for record in stream.events():
+            message, raw = record.message, record.value or b""
+            try:
+                source = T.source_of_topic(message.topic)
+                assert source is not None, f"not a raw topic: {message.topic}"
+                result = normalize(source, raw, message.partition, message.offset)
+            except Exception as exc:  # noqa: BLE001 - a bad record must never stop the agent
+                result = internal_error("normalize", raw, message, exc)
+            if isinstance(result, DeadLetter):
+                await dead_letter(result)
+            else:
+                await events_topic.send(key=partition_key(result).encode(), value=result.model_dump_json().encode())
+
+    @app.agent(events_topic, name="riskwatch.detect")
+    async def detect_agent(stream: Any) -> None:
+        async for record in stream.events():
+            message, raw = record.message, record.value or b""
+            try:
+                event = Event.model_validate_json(raw)
+                signals, late = detect(event, message.partition, message.offset)
+            except (ValidationError, Exception) as exc:  # noqa: BLE001
+                signals, late = [], internal_error("detect", raw, message, exc)
+            if late is not None:
+                await dead_letter(late)
+            for signal in signals:
+                await signals_topic.send(key=partition_key(event).encode(), value=signal.model_dump_json().encode())
+
+    @app.agent(signals_topic, name="riskwatch.grade")
+    async def grade_agent(stream: Any) -> None:
+        async for record in stream.events():
+            message, raw = record.message, record.value or b""
+            try:
+                warning = grader.grade(Signal.model_validate_json(raw))
+            except Exception as exc:  # noqa: BLE001
+                await dead_letter(internal_error("grade", raw, message, exc))
+                continue
+            if warning is not None:
+                log.warning("%s %s v%d %s", warning.msg_type.value, warning.level.value, warning.version, warning.title)
+                await warnings_topic.send(key=warning.warning_id.encode(), value=warning.model_dump_json().encode())
+
+    @app.agent(warnings_topic, name="riskwatch.store")
+    async def store_agent(stream: Any) -> None:
+        async for record in stream.events():
+            message, raw = record.message, record.value or b""
+            try:
+                store.save(Warning.model_validate_json(raw))
+            except Exception as exc:  # noqa: BLE001
+                await dead_letter(internal_error("store", raw, message, exc))
+
+    app.riskwatch_store = store  # type: ignore[attr-defined]
+    return app
