@@ -1,0 +1,5 @@
+"""`python -m riskwatch` is the `riskwatch` command."""
+
+from riskwatch.cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""The warning store contract against a real PostgreSQL server (`postgres_url` fixture)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import inspect
+
+from riskwatch.alerts.store import Base, WarningStore
+from tests.store_contract import StoreContract, StoreFactory
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def store_factory(postgres_url: str) -> Iterator[StoreFactory]:
+    """Stores on the test server, with the schema dropped and recreated for each test."""
+    admin = WarningStore(postgres_url)
+    Base.metadata.drop_all(admin.engine)
+    admin.create_schema()
+    opened: list[WarningStore] = [admin]
+
+    def factory() -> WarningStore:
+        store = WarningStore(postgres_url)
+        store.create_schema()
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()
+
+
+class TestPostgresStore(StoreContract):
+    """Every shared behaviour on PostgreSQL."""
+
+
+def test_postgres_column_types(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    columns = {c["name"]: c["type"] for c in inspect(store.engine).get_columns("warnings")}
+    assert getattr(columns["updated_at"], "timezone", False) is True
+    assert type(columns["signals"]).__name__ == "JSONB"

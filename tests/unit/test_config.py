@@ -1,0 +1,76 @@
+"""Config files are validated at load; errors name the file, the field and what was expected."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from riskwatch.cli import app
+from riskwatch.config.loader import DEFAULT_CONFIG_DIR, ConfigError, load_city_config
+
+
+def _copy_config(tmp_path: Path) -> Path:
+    target = tmp_path / "config"
+    target.mkdir()
+    for name in ("regions.yaml", "taxonomy.yaml", "grading.yaml", "routing.yaml", "detectors.yaml"):
+        shutil.copy(DEFAULT_CONFIG_DIR / name, target / name)
+    return target
+
+
+def _edit(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def test_shipped_config_loads() -> None:
+    config = load_city_config()
+    assert config.regions.city_code == "410100"
+    assert len(config.regions.districts) >= 4
+
+
+def test_bad_field_names_file_field_and_expectation(tmp_path: Path) -> None:
+    directory = _copy_config(tmp_path)
+    _edit(directory / "regions.yaml", lambda d: d["districts"][0]["streets"][1].update(code="41010"))
+    with pytest.raises(ConfigError) as caught:
+        load_city_config(directory)
+    message = str(caught.value)
+    assert "regions.yaml" in message
+    assert "districts.0.streets.1.code" in message
+    assert "pattern" in message and "'41010'" in message
+
+
+def test_cross_reference_errors_are_named(tmp_path: Path) -> None:
+    directory = _copy_config(tmp_path)
+    _edit(directory / "taxonomy.yaml", lambda d: d["police_types"].update({"0999": "aliens"}))
+    with pytest.raises(ConfigError, match=r"taxonomy.yaml.*unknown category 'aliens'"):
+        load_city_config(directory)
+
+
+def test_bands_must_be_ordered(tmp_path: Path) -> None:
+    directory = _copy_config(tmp_path)
+    _edit(directory / "grading.yaml", lambda d: d["bands"][0].update(min_score=0.1))
+    with pytest.raises(ConfigError, match="grading.yaml"):
+        load_city_config(directory)
+
+
+def test_not_yaml_is_a_clear_error(tmp_path: Path) -> None:
+    directory = _copy_config(tmp_path)
+    (directory / "routing.yaml").write_text("departments: [unclosed", encoding="utf-8")
+    with pytest.raises(ConfigError, match="routing.yaml: not valid YAML"):
+        load_city_config(directory)
+
+
+def test_config_validate_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["config", "validate", str(DEFAULT_CONFIG_DIR / "grading.yaml"), str(DEFAULT_CONFIG_DIR)])
+    assert ok.exit_code == 0, ok.output
+    directory = _copy_config(tmp_path)
+    _edit(directory / "detectors.yaml", lambda d: d["count_surge"].update(min_count=0))
+    bad = runner.invoke(app, ["config", "validate", str(directory / "detectors.yaml")])
+    assert bad.exit_code == 1
+    assert "count_surge.min_count" in bad.output

@@ -1,0 +1,86 @@
+"""First detectors: robust sensor baseline, count surge, alarm limits."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from riskwatch.config.loader import load_city_config
+from riskwatch.detectors.alarm_limits import AlarmLimitDetector
+from riskwatch.detectors.base import Detector, excess_to_score
+from riskwatch.detectors.count_surge import CountSurgeDetector
+from riskwatch.detectors.registry import build_detectors
+from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
+from riskwatch.schemas import Source
+from riskwatch.streams.normalize import Normalizer
+from tests.factories import T0, hotline, sensor
+
+CONFIG = load_city_config()
+NORMALIZER = Normalizer(CONFIG)
+
+
+def _reading(i: int, value: float):
+    return NORMALIZER.normalize(Source.sensor, sensor("WP-1", T0 + timedelta(minutes=5 * i), value))
+
+
+def test_registry_builds_every_enabled_detector_meeting_the_contract() -> None:
+    detectors = build_detectors(CONFIG.detectors, CONFIG.taxonomy)
+    assert {d.name for d in detectors} == {"alarm_limits", "sensor_baseline", "count_surge"}
+    assert all(isinstance(d, Detector) for d in detectors)
+
+
+def test_score_is_half_at_threshold_and_monotone() -> None:
+    assert excess_to_score(4.0, 4.0) == 0.5
+    assert excess_to_score(0.0, 4.0) == 0.0
+    assert excess_to_score(8.0, 4.0) > excess_to_score(5.0, 4.0) > 0.5
+
+
+def test_sensor_baseline_flags_a_drop_but_not_noise() -> None:
+    rng = random.Random(7)
+    detector = SensorBaselineDetector(CONFIG.detectors.sensor_baseline, CONFIG.taxonomy)
+    quiet = [s for i in range(100) for s in detector.observe(_reading(i, 0.30 + rng.gauss(0, 0.005)))]
+    assert quiet == []
+    signals = detector.observe(_reading(100, 0.10))
+    assert len(signals) == 1
+    assert signals[0].expected is not None and abs(signals[0].expected - 0.30) < 0.02
+    assert signals[0].score > 0.8 and "below" in signals[0].reason
+
+
+def test_sensor_baseline_is_causal() -> None:
+    """Scores of past readings do not change when future readings are appended."""
+    values = [0.3, 0.31, 0.29, 0.3, 0.3, 0.32, 0.28, 0.3, 0.31, 0.3, 0.29, 0.3, 0.3, 0.05, 0.3, 0.3]
+    short = SensorBaselineDetector(CONFIG.detectors.sensor_baseline, CONFIG.taxonomy)
+    first = [short.observe(_reading(i, v)) for i, v in enumerate(values[:14])]
+    longer = SensorBaselineDetector(CONFIG.detectors.sensor_baseline, CONFIG.taxonomy)
+    second = [longer.observe(_reading(i, v)) for i, v in enumerate(values)]
+    assert first == second[:14]
+    assert first[13]  # the drop was flagged
+
+
+def test_alarm_limits_carry_hard_rules() -> None:
+    detector = AlarmLimitDetector(CONFIG.taxonomy)
+    assert detector.observe(_reading(0, 0.3)) == []
+    assert detector.observe(_reading(1, 0.12))[0].hard_rule == "alarm_limit"
+    critical = detector.observe(_reading(2, 0.04))[0]
+    assert critical.hard_rule == "critical_limit" and critical.expected == 0.05
+
+
+def test_count_surge_needs_history_and_fires_on_a_surge() -> None:
+    detector = CountSurgeDetector(CONFIG.detectors.count_surge)
+    n = 0
+
+    def call(minutes: float, content: str = "小区停水了") -> list:
+        nonlocal n
+        n += 1
+        return detector.observe(NORMALIZER.normalize(Source.hotline, hotline(f"GD{n}", T0 + timedelta(minutes=minutes), content)))
+
+    # A surge with no history is not scored.
+    assert [s for k in range(10) for s in call(k)] == []
+    # Twelve quiet hours: one report an hour.
+    assert [s for h in range(1, 13) for s in call(60 * h)] == []
+    burst = [s for k in range(12) for s in call(13 * 60 + k)]
+    assert burst, "twelve reports in half an hour after a quiet day must be a surge"
+    assert burst[-1].observed == 12 and burst[-1].region_code == "410105002"
+    assert burst[-1].score >= burst[0].score
+    # Other categories are separate series.
+    assert call(13 * 60 + 20, "楼下噪音扰民") == []
