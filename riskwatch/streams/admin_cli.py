@@ -33,7 +33,8 @@ def _kafka(call: Callable[[], T]) -> T:
     try:
         return call()
     except KafkaError as exc:
-        typer.secho(f"kafka error: {type(exc).__name__}: {exc}", err=True, fg=typer.colors.RED)
+        text = str(exc) if str(exc).startswith(type(exc).__name__) else f"{type(exc).__name__}: {exc}"
+        typer.secho(f"kafka error: {text}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from exc
 
 
