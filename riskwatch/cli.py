@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -89,6 +90,43 @@ def replay(
             store.save(warning)
         store.close()
     typer.echo(json.dumps(result.pipeline.stats.summary(), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def demo(
+    scenario: Annotated[str, typer.Option(help="Built-in scenario name or scenario YAML path")] = "water_main_burst",
+    duration: Annotated[float, typer.Option(help="Stop after this many seconds at most")] = 180.0,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall-clock second")] = 1800.0,
+    broker: Annotated[Optional[str], typer.Option(help="Use this Kafka (HOST:PORT) instead of the embedded broker")] = None,
+    database_url: Annotated[Optional[str], typer.Option(help="Store URL (default sqlite:///riskwatch-demo.db)")] = None,
+) -> None:
+    """The main job on the embedded default: broker, worker and simulator; prints each warning as raised."""
+    import asyncio
+
+    from riskwatch.streams.demo import run_demo
+
+    settings = _settings(broker, database_url or ("sqlite:///riskwatch-demo.db" if "RISKWATCH_DATABASE_URL" not in os.environ else None))
+    if broker is None:
+        settings = settings.model_copy(update={"app_id": "riskwatch-demo"})
+    try:
+        result = asyncio.run(
+            run_demo(settings, scenario, duration, speed, use_embedded=broker is None, emit=typer.echo, colour=sys.stdout.isatty())
+        )
+    except KeyboardInterrupt:
+        typer.echo("interrupted")
+        raise typer.Exit(130) from None
+    counts = result.topic_counts
+    typer.echo("\n── summary ──")
+    typer.echo(f"events in:        {result.simulated.get('sent', 0)}")
+    typer.echo(f"events accepted:  {counts.get('riskwatch.events', 0)}")
+    typer.echo(f"dead-lettered:    {counts.get('riskwatch.deadletter', 0)}")
+    typer.echo(f"signals:          {counts.get('riskwatch.signals', 0)}")
+    typer.echo(f"warning messages: {result.messages}")
+    levels = result.levels()
+    typer.echo("warnings by level: " + (", ".join(f"{k}: {v}" for k, v in levels.items()) or "none"))
+    typer.echo(f"stored in {settings.database_url}")
+    if not result.latest:
+        raise typer.Exit(1)
 
 
 def _register_tools() -> None:

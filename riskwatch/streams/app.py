@@ -56,6 +56,10 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
         web_enabled=False,
         broker_commit_every=500,
         broker_commit_interval=1.0,
+        # Brokers wait up to half the session timeout for members to join a group; Faust's
+        # default of 60 s would hold a fresh worker idle for 30 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     regions = RegionIndex(config.regions)
     normalize = NormalizeStage(config, regions)

@@ -26,6 +26,8 @@ def create_bare_app(settings: Settings) -> faust.App:
         web_enabled=False,
         broker_commit_every=500,
         broker_commit_interval=1.0,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     raw_in = app.topic(
         T.RAW_HOTLINE.name, T.RAW_POLICE.name, T.RAW_SENSOR.name,

@@ -78,6 +78,15 @@ class NormalizeStage:
             )
 
 
+def stream_key(event: Event) -> str:
+    """The stream an event's lateness is judged in: its device for sensors, its street otherwise.
+
+    A gateway that flushes an hour of one device's readings is late against that device's own
+    clock, not against other devices that happen to share a partition.
+    """
+    return event.device_id if event.device_id else partition_key(event)
+
+
 class DetectStage:
     """Admits events by event time and runs every detector over the accepted ones."""
 
@@ -87,11 +96,11 @@ class DetectStage:
         self.detectors = detectors if detectors is not None else build_detectors(config.detectors, config.taxonomy)
 
     def __call__(self, event: Event, partition: int | None = None, offset: int | None = None) -> tuple[list[Signal], DeadLetter | None]:
-        verdict = self.gate.admit(event, partition_key(event))
+        verdict = self.gate.admit(event, stream_key(event))
         if verdict is Admission.duplicate:
             return [], None
         if verdict is Admission.late:
-            watermark = self.gate.watermark(event.source, partition_key(event))
+            watermark = self.gate.watermark(event.source, stream_key(event))
             return [], DeadLetter.of(
                 reason="late",
                 detail=(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
 import faust
 
 from riskwatch.config.loader import load_city_config
@@ -10,10 +15,35 @@ from riskwatch.streams.admin import create_topics
 from riskwatch.streams.app import create_app
 
 
+def ready_file(settings: Settings) -> Path:
+    """Written with the worker's pid once it has joined its group and is consuming."""
+    return settings.data_dir / "worker.ready"
+
+
+class ReadyWorker(faust.Worker):
+    """A Faust worker that tells other processes (the demo, tests, health checks) it is ready."""
+
+    def __init__(self, app: faust.App, ready_path: Path, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._ready_path = ready_path
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        self._ready_path.parent.mkdir(parents=True, exist_ok=True)
+        self._ready_path.write_text(str(os.getpid()), encoding="ascii")
+
+    async def on_stop(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._ready_path.unlink()
+        await super().on_stop()
+
+
 def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     """Blocks until SIGINT/SIGTERM; Faust commits what it processed before it exits."""
     config = load_city_config(settings.config_dir)
     create_topics(settings.bootstrap_servers, settings.partitions, settings.replication_factor, settings)
     app = create_app(settings, config)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
-    worker.execute_from_commandline()
+    ready = ready_file(settings)
+    with contextlib.suppress(FileNotFoundError):
+        ready.unlink()
+    ReadyWorker(app, ready, loglevel=loglevel, quiet=True).execute_from_commandline()

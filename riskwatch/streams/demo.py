@@ -1,0 +1,217 @@
+"""`riskwatch demo`: broker, worker and simulator in one command, warnings printed as raised.
+
+On the embedded default it starts an in-memory Tansu broker (no Docker, no JVM); with
+`--broker` it uses a real Kafka. The worker runs as a child process exactly as in production;
+this process feeds the simulator's scenario into the raw topics and prints the warnings topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
+
+from riskwatch.schemas import DeadLetter, Warning
+from riskwatch.settings import Settings
+from riskwatch.streams import topics as T
+from riskwatch.streams.admin import create_topics, describe_topics, format_warning
+from riskwatch.streams.embedded import EmbeddedBroker
+from riskwatch.streams.worker import ready_file
+
+RAW_TOPIC_NAMES = {spec.name for spec in T.RAW_TOPICS.values()}
+ANSI_BY_COLOUR = {"red": "38;5;196", "orange": "38;5;208", "yellow": "38;5;226", "blue": "38;5;39"}
+
+
+@dataclass
+class DemoResult:
+    """What the demo saw, for its summary and for tests."""
+
+    latest: dict[str, Warning] = field(default_factory=dict)
+    messages: int = 0
+    raw_dead: int = 0
+    topic_counts: dict[str, int] = field(default_factory=dict)
+    simulated: dict[str, int] = field(default_factory=dict)
+
+    def levels(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for warning in self.latest.values():
+            counts[warning.level.value] = counts.get(warning.level.value, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def paint(text: str, colour: str, enabled: bool) -> str:
+    code = ANSI_BY_COLOUR.get(colour)
+    return f"\x1b[{code}m{text}\x1b[0m" if enabled and code else text
+
+
+def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    """The production worker as a child process, configured only through RISKWATCH_* variables."""
+    env = dict(os.environ)
+    env.update(
+        RISKWATCH_BROKER=settings.broker,
+        RISKWATCH_DATABASE_URL=settings.database_url,
+        RISKWATCH_DATA_DIR=str(settings.data_dir),
+        RISKWATCH_APP_ID=settings.app_id,
+        RISKWATCH_PARTITIONS=str(settings.partitions),
+    )
+    if settings.config_dir:
+        env["RISKWATCH_CONFIG_DIR"] = str(settings.config_dir)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "riskwatch", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+
+async def wait_until_ready(process: subprocess.Popen[bytes], ready_path: Path, log_path: Path, timeout_s: float = 90.0) -> None:
+    """Return once the worker has written its ready file; fail early if it died."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+            raise RuntimeError(f"worker exited with code {process.returncode}:\n{tail}")
+        if ready_path.exists() and ready_path.read_text(encoding="ascii").strip() == str(process.pid):
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"worker not ready after {timeout_s:.0f}s; see {log_path}")
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def follow_outputs(
+    bootstrap: str, result: DemoResult, emit: Callable[[Warning], None], start_at_end: bool, ready: asyncio.Event
+) -> None:
+    """Count what the pipeline writes and hand every warning to `emit` as it arrives.
+
+    `ready` is set once every partition has a position, so nothing written after it is missed.
+    """
+    names = [T.EVENTS.name, T.SIGNALS.name, T.WARNINGS.name, T.DEADLETTER.name]
+    consumer = AIOKafkaConsumer(
+        *names, bootstrap_servers=bootstrap, auto_offset_reset="latest" if start_at_end else "earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        while not consumer.assignment():
+            await asyncio.sleep(0.1)
+        for partition in consumer.assignment():
+            await consumer.position(partition)
+        ready.set()
+        async for message in consumer:
+            result.topic_counts[message.topic] = result.topic_counts.get(message.topic, 0) + 1
+            if message.topic == T.DEADLETTER.name:
+                with contextlib.suppress(ValidationError):
+                    letter = DeadLetter.model_validate_json(message.value or b"")
+                    if letter.source_topic in RAW_TOPIC_NAMES:
+                        result.raw_dead += 1
+            if message.topic != T.WARNINGS.name:
+                continue
+            try:
+                warning = Warning.model_validate_json(message.value or b"")
+            except ValidationError:
+                continue
+            result.messages += 1
+            known = result.latest.get(warning.warning_id)
+            if known is None or warning.version > known.version:
+                result.latest[warning.warning_id] = warning
+            emit(warning)
+    finally:
+        await consumer.stop()
+
+
+def pipeline_lag(bootstrap: str, group: str, settings: Settings) -> int | None:
+    """Messages the worker's group has not processed yet (partitions clamped at 0), or None before it commits."""
+    total, seen = 0, False
+    for report in describe_topics(bootstrap, settings, include_configs=False):
+        for lag in report.groups:
+            if lag.group == group:
+                total += sum(max(v, 0) for v in lag.lag.values())
+                seen = True
+    return total if seen else None
+
+
+async def wait_until_drained(bootstrap: str, settings: Settings, deadline: float, produced: int, result: DemoResult) -> None:
+    """Return once every raw message became an event or a dead letter and the group has no lag left."""
+    zero_in_a_row = 0
+    while time.monotonic() < deadline:
+        normalized = result.topic_counts.get(T.EVENTS.name, 0) + result.raw_dead
+        lag = await asyncio.to_thread(pipeline_lag, bootstrap, settings.app_id, settings) if normalized >= produced else None
+        zero_in_a_row = zero_in_a_row + 1 if lag == 0 else 0
+        if zero_in_a_row >= 2:
+            return
+        await asyncio.sleep(0.5)
+
+
+async def run_demo(
+    settings: Settings,
+    scenario: str,
+    duration_s: float,
+    speed: float,
+    use_embedded: bool,
+    emit: Callable[[str], None],
+    colour: bool,
+) -> DemoResult:
+    """Run broker (if embedded), worker and simulator until the scenario is processed or time is up."""
+    from riskwatch.simulator.scenario import load_scenario
+    from riskwatch.simulator.sinks import publish_to_kafka
+
+    deadline = time.monotonic() + duration_s
+    result = DemoResult()
+    broker = EmbeddedBroker() if use_embedded else None
+    if broker is not None:
+        settings = settings.model_copy(update={"broker": broker.start()})
+        emit(f"embedded Kafka-compatible broker (Tansu) on {broker.bootstrap}")
+    bootstrap = settings.bootstrap_servers
+    worker = None
+    try:
+        create_topics(bootstrap, settings.partitions, settings.replication_factor, settings)
+        log_path = settings.data_dir / "worker.log"
+        worker = start_worker(settings, log_path)
+        emit(f"worker starting (pid {worker.pid}); store {settings.database_url}; log {log_path}")
+        await wait_until_ready(worker, ready_file(settings), log_path)
+        emit("worker ready")
+
+        def show(warning: Warning) -> None:
+            emit(paint(format_warning(warning), warning.colour, colour))
+
+        following = asyncio.Event()
+        printer = asyncio.create_task(follow_outputs(bootstrap, result, show, not use_embedded, following))
+        await asyncio.wait_for(following.wait(), timeout=60)
+        loaded = load_scenario(scenario)
+        emit(f"simulating scenario {loaded.name!r} at {speed:g}x: {loaded.description.strip()}")
+        try:
+            stats = await asyncio.wait_for(publish_to_kafka(loaded, bootstrap, speed), timeout=max(deadline - time.monotonic(), 1))
+            result.simulated = stats.as_dict()
+            produced = int(result.simulated["sent"])
+            emit("simulation sent; waiting for the pipeline to drain")
+            await wait_until_drained(bootstrap, settings, deadline, produced, result)
+        except TimeoutError:
+            emit("duration reached")
+        await asyncio.sleep(0.5)
+        printer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await printer
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+        if broker is not None:
+            broker.stop()
+    return result
