@@ -1,0 +1,226 @@
+"""The whole flow on a real Apache Kafka broker and a real PostgreSQL store.
+
+simulator → raw topics → `riskwatch worker` (a real process) → warnings topic and store;
+malformed records → dead-letter topic with a reason; and the offline replay of the same
+input gives the same warnings as the Kafka path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy.engine import make_url
+
+from riskwatch.alerts.store import WarningStore
+from riskwatch.config.loader import load_city_config
+from riskwatch.devservices.kafka import KafkaBroker
+from riskwatch.schemas import DeadLetter, Level, Warning
+from riskwatch.settings import Settings
+from riskwatch.simulator.scenario import load_scenario
+from riskwatch.simulator.sinks import publish_to_kafka, write_files
+from riskwatch.streams import topics as T
+from riskwatch.streams.admin import create_topics
+from riskwatch.streams.demo import pipeline_lag
+from riskwatch.streams.replay import replay
+from riskwatch.streams.worker import ready_file
+from tests.factories import T0, police
+
+pytestmark = pytest.mark.integration
+
+BURST_STREET = "410105002"
+MALFORMED = {
+    T.RAW_HOTLINE.name: b'{"order_id": "GD-broken", "content": ',
+    T.RAW_SENSOR.name: b"\xff\xfe not utf-8",
+    T.RAW_POLICE.name: police("JJ-far-away", T0, lon=121.47, lat=31.23),
+}
+EXPECTED_REASONS = {T.RAW_HOTLINE.name: "invalid_json", T.RAW_SENSOR.name: "invalid_json", T.RAW_POLICE.name: "unknown_region"}
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[str]:
+    """A broker of this module's own, so topics hold only this module's records."""
+    with KafkaBroker() as kafka:
+        yield kafka.bootstrap
+
+
+@pytest.fixture(scope="module")
+def database_url(postgres_url: str) -> str:
+    """A fresh PostgreSQL database for the worker's store."""
+    url = make_url(postgres_url)
+    name = f"riskwatch_e2e_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def run(broker: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Start a worker, feed it the water-main scenario plus malformed records, collect outputs."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    settings = Settings(broker=broker, database_url=database_url, data_dir=workdir / "data", app_id="riskwatch-e2e", partitions=3)
+    create_topics(broker, settings.partitions, 1, settings)
+    scenario = load_scenario("water_main_burst")
+    files = workdir / "raw"
+    write_files(scenario, files)
+    env = dict(
+        os.environ,
+        RISKWATCH_BROKER=settings.broker,
+        RISKWATCH_DATABASE_URL=database_url,
+        RISKWATCH_DATA_DIR=str(settings.data_dir),
+        RISKWATCH_APP_ID=settings.app_id,
+        RISKWATCH_PARTITIONS=str(settings.partitions),
+    )
+    log = (workdir / "worker.log").open("wb")
+    worker = subprocess.Popen([sys.executable, "-m", "riskwatch", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _await(lambda: ready_file(settings).exists() or worker.poll() is not None, 120, "worker ready")
+        assert worker.poll() is None, (workdir / "worker.log").read_text()
+        stats = asyncio.run(publish_to_kafka(scenario, broker, speed=0))
+        asyncio.run(_send_malformed(broker))
+        produced = stats.sent + len(MALFORMED)
+        asyncio.run(_collect(broker, produced))
+        _await(lambda: pipeline_lag(broker, settings.app_id, settings) == 0, 120, "worker drained")
+        outputs = asyncio.run(_read_to_end(broker))
+        yield {"outputs": outputs, "files": files, "database_url": database_url, "produced": produced}
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        log.close()
+
+
+def _await(condition, timeout_s: float, what: str) -> None:
+    """Poll a condition until it holds; fail with `what` when it does not in time."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+async def _send_malformed(bootstrap: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for topic, value in MALFORMED.items():
+            await producer.send_and_wait(topic, value)
+    finally:
+        await producer.stop()
+
+
+async def _collect(bootstrap: str, produced: int, timeout_s: float = 180) -> dict[str, list[bytes]]:
+    """Read events, warnings and dead letters until every raw record is accounted for."""
+    names = [T.EVENTS.name, T.WARNINGS.name, T.DEADLETTER.name]
+    consumer = AIOKafkaConsumer(*names, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    seen: dict[str, list[bytes]] = {name: [] for name in names}
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                for record in records:
+                    seen[record.topic].append(record.value)
+            raw_dead = [d for d in map(DeadLetter.model_validate_json, seen[T.DEADLETTER.name]) if d.source_topic in MALFORMED]
+            if len(seen[T.EVENTS.name]) + len(raw_dead) >= produced and _burst_warning(seen[T.WARNINGS.name]):
+                return seen
+        pytest.fail(f"pipeline did not account for {produced} records in time: { {k: len(v) for k, v in seen.items()} }")
+    finally:
+        await consumer.stop()
+
+
+async def _read_to_end(bootstrap: str) -> dict[str, list[bytes]]:
+    """Everything on the output topics, up to their current end offsets."""
+    names = [T.EVENTS.name, T.WARNINGS.name, T.DEADLETTER.name]
+    consumer = AIOKafkaConsumer(*names, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    seen: dict[str, list[bytes]] = {name: [] for name in names}
+    try:
+        while not consumer.assignment():
+            await asyncio.sleep(0.1)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for record in records:
+                    seen[record.topic].append(record.value)
+        return seen
+    finally:
+        await consumer.stop()
+
+
+def _latest(values: list[bytes]) -> dict[str, Warning]:
+    latest: dict[str, Warning] = {}
+    for warning in map(Warning.model_validate_json, values):
+        if warning.warning_id not in latest or warning.version > latest[warning.warning_id].version:
+            latest[warning.warning_id] = warning
+    return latest
+
+
+def _burst_warning(values: list[bytes]) -> Warning | None:
+    return next(
+        (w for w in _latest(values).values() if w.region_code == BURST_STREET and w.category == "water_supply" and w.level.rank >= Level.II.rank),
+        None,
+    )
+
+
+def test_injected_incident_raises_a_level_ii_warning_in_its_street(run: dict) -> None:
+    warning = _burst_warning(run["outputs"][T.WARNINGS.name])
+    assert warning is not None
+    assert warning.level is Level.II
+    assert warning.region_name == "金水区花园路街道"
+    assert {"sensor", "hotline"} <= {s.value for s in warning.sources}
+    assert warning.department == "water_group"
+    assert warning.explanation and warning.signals
+
+
+def test_malformed_records_reach_the_dead_letter_topic_with_reason(run: dict) -> None:
+    letters = [DeadLetter.model_validate_json(v) for v in run["outputs"][T.DEADLETTER.name]]
+    by_topic = {d.source_topic: d for d in letters if d.source_topic in MALFORMED}
+    assert set(by_topic) == set(MALFORMED)
+    for topic, letter in by_topic.items():
+        assert letter.reason == EXPECTED_REASONS[topic]
+        assert letter.original == MALFORMED[topic]
+        assert letter.partition is not None and letter.offset is not None and letter.detail
+
+
+def test_events_are_keyed_by_street_and_personal_data_is_masked(run: dict) -> None:
+    from riskwatch.schemas import Event
+
+    events = [Event.model_validate_json(v) for v in run["outputs"][T.EVENTS.name]]
+    texts = [e.text or "" for e in events if e.source.value == "hotline"]
+    assert texts
+    assert not any(_has_mobile(t) for t in texts)
+
+
+def _has_mobile(text: str) -> bool:
+    import re
+
+    return re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text) is not None
+
+
+def test_store_holds_the_latest_version_of_every_warning(run: dict) -> None:
+    latest = _latest(run["outputs"][T.WARNINGS.name])
+    store = WarningStore(run["database_url"])
+    try:
+        for warning_id, warning in latest.items():
+            stored = store.get(warning_id)
+            assert stored is not None and stored.version == warning.version and stored.level is warning.level
+    finally:
+        store.close()
+
+
+def test_replay_gives_the_same_warnings_as_the_kafka_path(run: dict) -> None:
+    files = run["files"]
+    result = replay(load_city_config(), [str(files / n) for n in ("hotline.jsonl", "police.jsonl", "sensor.jsonl")])
+    offline = {k: (w.level, w.region_code, w.category, w.version) for k, w in result.final_warnings().items()}
+    online = {k: (w.level, w.region_code, w.category, w.version) for k, w in _latest(run["outputs"][T.WARNINGS.name]).items()}
+    assert offline == online
