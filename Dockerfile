@@ -1,4 +1,4 @@
-# The riskwatch image: worker, API and operator CLI (`riskwatch --help`).
+# The riskwatch image: worker and operator CLI (`riskwatch --help`).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -16,5 +16,4 @@ USER riskwatch
 WORKDIR /var/lib/riskwatch
 ENV RISKWATCH_DATA_DIR=/var/lib/riskwatch
 
-EXPOSE 8000
 CMD ["riskwatch", "--help"]

@@ -53,15 +53,14 @@ def test_expected_services_and_commands(services: dict[str, dict[str, Any]]) -> 
     assert services["postgres"]["image"] == "postgres:16"
     assert _command(services["topics"]) == ["riskwatch", "topics", "create"]
     assert _command(services["worker"]) == ["riskwatch", "worker"]
-    assert _command(services["api"]) == ["riskwatch", "api", "--host", "0.0.0.0", "--port", "8000"]
-    for name in ("topics", "worker", "api"):
+    for name in ("topics", "worker"):
         assert services[name]["build"] == "." and services[name]["image"] == services["worker"]["image"]
     assert services["topics"]["restart"] == "no"
 
 
 def test_riskwatch_services_use_only_settings_fields(riskwatch_services: dict[str, dict[str, Any]]) -> None:
     fields = {f"RISKWATCH_{name.upper()}" for name in Settings.model_fields}
-    assert set(riskwatch_services) >= {"topics", "worker", "api"}
+    assert set(riskwatch_services) >= {"topics", "worker"}
     for name, service in riskwatch_services.items():
         env = _env(service)
         unknown = {k for k in env if k.startswith("RISKWATCH_")} - fields
@@ -146,7 +145,7 @@ def test_depends_on_conditions_are_satisfiable(services: dict[str, dict[str, Any
             else:
                 assert condition == "service_started"
             seen += 1
-    assert seen >= 5
+    assert seen >= 4
 
 
 def test_named_volumes_are_declared(compose: dict[str, Any], services: dict[str, dict[str, Any]]) -> None:
@@ -165,3 +164,15 @@ def test_dockerfile_installs_the_package() -> None:
     copied = " ".join(line for line in text.splitlines() if line.startswith("COPY"))
     for needed in ("pyproject.toml", "riskwatch"):
         assert needed in copied
+
+
+def test_every_riskwatch_command_exists(riskwatch_services: dict[str, dict[str, Any]]) -> None:
+    """A service must not run a command the CLI does not have."""
+    from typer.testing import CliRunner
+
+    from riskwatch.cli import app
+
+    for name, service in riskwatch_services.items():
+        words = [w for w in _command(service)[1:] if not w.startswith("-")][:2]
+        result = CliRunner().invoke(app, [*words, "--help"])
+        assert result.exit_code == 0, f"{name}: riskwatch {' '.join(words)} is not a command: {result.output}"
