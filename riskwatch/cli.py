@@ -108,13 +108,9 @@ def demo(
     settings = _settings(broker, database_url or ("sqlite:///riskwatch-demo.db" if "RISKWATCH_DATABASE_URL" not in os.environ else None))
     if broker is None:
         settings = settings.model_copy(update={"app_id": "riskwatch-demo"})
-    try:
-        result = asyncio.run(
-            run_demo(settings, scenario, duration, speed, use_embedded=broker is None, emit=typer.echo, colour=sys.stdout.isatty())
-        )
-    except KeyboardInterrupt:
-        typer.echo("interrupted")
-        raise typer.Exit(130) from None
+    result = asyncio.run(
+        run_demo(settings, scenario, duration, speed, use_embedded=broker is None, emit=typer.echo, colour=sys.stdout.isatty())
+    )
     counts = result.topic_counts
     typer.echo("\n── summary ──")
     typer.echo(f"events in:        {result.simulated.get('sent', 0)}")

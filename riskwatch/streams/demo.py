@@ -69,7 +69,12 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "riskwatch", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            [sys.executable, "-m", "riskwatch", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the demo, which stops the worker in order
         )
 
 
@@ -169,19 +174,26 @@ async def run_demo(
     emit: Callable[[str], None],
     colour: bool,
 ) -> DemoResult:
-    """Run broker (if embedded), worker and simulator until the scenario is processed or time is up."""
+    """Run broker (if embedded), worker and simulator until the scenario is processed, the
+    duration is up, or the user presses Ctrl-C; always stop cleanly and return what was seen."""
     from riskwatch.simulator.scenario import load_scenario
     from riskwatch.simulator.sinks import publish_to_kafka
 
+    loaded = load_scenario(scenario)
     deadline = time.monotonic() + duration_s
     result = DemoResult()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     broker = EmbeddedBroker() if use_embedded else None
-    if broker is not None:
-        settings = settings.model_copy(update={"broker": broker.start()})
-        emit(f"embedded Kafka-compatible broker (Tansu) on {broker.bootstrap}")
-    bootstrap = settings.bootstrap_servers
     worker = None
+    printer: asyncio.Task[None] | None = None
     try:
+        if broker is not None:
+            settings = settings.model_copy(update={"broker": broker.start()})
+            emit(f"embedded Kafka-compatible broker (Tansu) on {broker.bootstrap}")
+        bootstrap = settings.bootstrap_servers
         create_topics(bootstrap, settings.partitions, settings.replication_factor, settings)
         log_path = settings.data_dir / "worker.log"
         worker = start_worker(settings, log_path)
@@ -195,23 +207,37 @@ async def run_demo(
         following = asyncio.Event()
         printer = asyncio.create_task(follow_outputs(bootstrap, result, show, not use_embedded, following))
         await asyncio.wait_for(following.wait(), timeout=60)
-        loaded = load_scenario(scenario)
         emit(f"simulating scenario {loaded.name!r} at {speed:g}x: {loaded.description.strip()}")
-        try:
-            stats = await asyncio.wait_for(publish_to_kafka(loaded, bootstrap, speed), timeout=max(deadline - time.monotonic(), 1))
+
+        def count_sent(_item: object, stats: object) -> None:
+            result.simulated = stats.as_dict()  # type: ignore[attr-defined]
+
+        async def feed_and_drain() -> None:
+            stats = await publish_to_kafka(loaded, bootstrap, speed, on_sent=count_sent)
             result.simulated = stats.as_dict()
-            produced = int(result.simulated["sent"])
             emit("simulation sent; waiting for the pipeline to drain")
-            await wait_until_drained(bootstrap, settings, deadline, produced, result)
-        except TimeoutError:
-            emit("duration reached")
-        await asyncio.sleep(0.5)
-        printer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await printer
+            await wait_until_drained(bootstrap, settings, deadline, int(result.simulated["sent"]), result)
+
+        feeding = asyncio.create_task(feed_and_drain())
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({feeding, stopping}, timeout=max(deadline - time.monotonic(), 1), return_when=asyncio.FIRST_COMPLETED)
+        if feeding in done:
+            feeding.result()
+        else:
+            emit("interrupted; stopping" if stopping in done else "duration reached; stopping")
+        for task in (feeding, stopping):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     finally:
+        if printer is not None:
+            printer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await printer
         if worker is not None:
-            stop_worker(worker)
+            await asyncio.to_thread(stop_worker, worker)
         if broker is not None:
             broker.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
     return result

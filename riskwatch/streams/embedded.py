@@ -74,6 +74,9 @@ class EmbeddedBroker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                # Its own session: a Ctrl-C meant for the demo must not kill the broker
+                # before the worker has stopped cleanly against it.
+                start_new_session=True,
             )
         try:
             wait_for_kafka(self.bootstrap, timeout_s)
