@@ -42,24 +42,31 @@ def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> An
     )
 
 
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    """Faust options every riskwatch worker shares, the bare benchmark agent included."""
+    return {
+        "broker": settings.broker_url,
+        "store": "memory://",
+        "datadir": str(settings.data_dir),
+        "consumer_auto_offset_reset": "earliest",
+        "web_enabled": False,
+        "broker_commit_every": 500,
+        "broker_commit_interval": 1.0,
+        # Brokers wait up to half the session timeout for members to join a group; Faust's
+        # default of 60 s would hold a fresh worker idle for 30 s.
+        "broker_session_timeout": 10.0,
+        "broker_heartbeat_interval": 3.0,
+    }
+
+
 def create_app(settings: Settings, config: CityConfig) -> faust.App:
     """Build the app with its topics and agents; nothing connects until a worker starts it."""
     app = faust.App(
         settings.app_id,
-        broker=settings.broker_url,
-        store="memory://",
-        datadir=str(settings.data_dir),
+        **faust_settings(settings),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         producer_acks=-1,
-        consumer_auto_offset_reset="earliest",
-        web_enabled=False,
-        broker_commit_every=500,
-        broker_commit_interval=1.0,
-        # Brokers wait up to half the session timeout for members to join a group; Faust's
-        # default of 60 s would hold a fresh worker idle for 30 s.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
     )
     regions = RegionIndex(config.regions)
     normalize = NormalizeStage(config, regions)

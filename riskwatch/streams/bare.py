@@ -14,21 +14,11 @@ import faust
 
 from riskwatch.settings import Settings
 from riskwatch.streams import topics as T
+from riskwatch.streams.app import faust_settings
 
 
 def create_bare_app(settings: Settings) -> faust.App:
-    app = faust.App(
-        settings.app_id,
-        broker=settings.broker_url,
-        store="memory://",
-        datadir=str(settings.data_dir),
-        consumer_auto_offset_reset="earliest",
-        web_enabled=False,
-        broker_commit_every=500,
-        broker_commit_interval=1.0,
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
-    )
+    app = faust.App(settings.app_id, **faust_settings(settings))
     raw_in = app.topic(
         T.RAW_HOTLINE.name, T.RAW_POLICE.name, T.RAW_SENSOR.name,
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
