@@ -128,9 +128,11 @@ def demo(
 def _register_tools() -> None:
     from riskwatch.simulator.cli import register as register_simulator
     from riskwatch.streams.admin_cli import register as register_admin
+    from riskwatch.streams.bench import register as register_bench
 
     register_simulator(app)
     register_admin(app)
+    register_bench(app)
 
 
 _register_tools()

@@ -104,6 +104,9 @@ class Event(_Record):
     text: str | None = Field(default=None, description="Free text with personal data masked")
     lat: float | None = None
     lon: float | None = None
+    raw_partition: int | None = Field(
+        default=None, description="Partition of the raw topic it was read from; lateness is judged per upstream order"
+    )
 
 
 # --------------------------------------------------------------------------- signals

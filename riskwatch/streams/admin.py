@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from typing import Any
 
@@ -231,6 +231,41 @@ def _report(
         "partition_reports": parts,
         "groups": groups,
     })
+
+
+class Offsets:
+    """Partition lists and one group's committed offsets, through one admin client."""
+
+    def __init__(self, bootstrap: str, settings: Settings) -> None:
+        self.admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id=CLIENT_ID, **client_kwargs(settings))
+
+    def close(self) -> None:
+        self.admin.close()
+
+    def partitions(self, names: Sequence[str]) -> list[TopicPartition]:
+        described = self.admin.describe_topics(list(names))
+        return sorted(TopicPartition(t["name"], p["partition_index"]) for t in described for p in t["partitions"])
+
+    def non_empty(self, tps: Sequence[TopicPartition]) -> list[str]:
+        """Topics with records in them (an exact count is not needed: the embedded broker's
+        ListOffsets answers the last batch's base offset + 1 instead of the end offset)."""
+        spec = {tp: OffsetSpec.EARLIEST for tp in tps}
+        starts = self.admin.list_partition_offsets(spec)
+        ends = self.admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in tps})
+        return sorted({tp.topic for tp in tps if ends[tp].offset > starts[tp].offset})
+
+    def starts(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        found = self.admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in tps})
+        return {tp: found[tp].offset for tp in tps}
+
+    def committed(self, group: str) -> dict[TopicPartition, int]:
+        """Committed offsets of `group`, asked by name (the embedded broker does not list groups)."""
+        try:
+            offsets = self.admin.list_group_offsets({group: None})
+        except KafkaError:  # no commit yet, coordinator still loading, …
+            return {}
+        return {tp: om.offset for tp, om in offsets.get(group, {}).items() if om.offset >= 0}
+
 
 
 # --------------------------------------------------------------------------- tail

@@ -19,16 +19,18 @@ from pathlib import Path
 from typing import Callable
 
 from aiokafka import AIOKafkaConsumer
+from kafka import TopicPartition
 from pydantic import ValidationError
 
 from riskwatch.schemas import DeadLetter, Warning
 from riskwatch.settings import Settings
 from riskwatch.streams import topics as T
-from riskwatch.streams.admin import create_topics, describe_topics, format_warning
+from riskwatch.streams.admin import Offsets, create_topics, format_warning
 from riskwatch.streams.embedded import EmbeddedBroker
 from riskwatch.streams.worker import ready_file
 
 RAW_TOPIC_NAMES = {spec.name for spec in T.RAW_TOPICS.values()}
+PIPELINE_TOPICS = {T.EVENTS.name, T.SIGNALS.name, T.WARNINGS.name}
 ANSI_BY_COLOUR = {"red": "38;5;196", "orange": "38;5;208", "yellow": "38;5;226", "blue": "38;5;39"}
 
 
@@ -39,6 +41,7 @@ class DemoResult:
     latest: dict[str, Warning] = field(default_factory=dict)
     messages: int = 0
     raw_dead: int = 0
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
     topic_counts: dict[str, int] = field(default_factory=dict)
     simulated: dict[str, int] = field(default_factory=dict)
 
@@ -122,6 +125,7 @@ async def follow_outputs(
         ready.set()
         async for message in consumer:
             result.topic_counts[message.topic] = result.topic_counts.get(message.topic, 0) + 1
+            result.positions[(message.topic, message.partition)] = message.offset + 1
             if message.topic == T.DEADLETTER.name:
                 with contextlib.suppress(ValidationError):
                     letter = DeadLetter.model_validate_json(message.value or b"")
@@ -142,25 +146,34 @@ async def follow_outputs(
         await consumer.stop()
 
 
-def pipeline_lag(bootstrap: str, group: str, settings: Settings) -> int | None:
-    """Messages the worker's group has not processed yet (partitions clamped at 0), or None before it commits."""
-    total, seen = 0, False
-    for report in describe_topics(bootstrap, settings, include_configs=False):
-        for lag in report.groups:
-            if lag.group == group:
-                total += sum(max(v, 0) for v in lag.lag.values())
-                seen = True
-    return total if seen else None
+def unprocessed(bootstrap: str, group: str, settings: Settings, positions: dict[tuple[str, int], int]) -> int:
+    """Records on the pipeline's own topics that `group` has not committed yet.
+
+    The ends are the positions this process has read up to, not ListOffsets answers: the
+    embedded broker answers ListOffsets with the last batch's base offset + 1.
+    """
+    offsets = Offsets(bootstrap, settings)
+    try:
+        committed = offsets.committed(group)
+    finally:
+        offsets.close()
+    return sum(
+        max(end - committed.get(TopicPartition(topic, partition), 0), 0)
+        for (topic, partition), end in positions.items()
+        if topic in PIPELINE_TOPICS
+    )
 
 
 async def wait_until_drained(bootstrap: str, settings: Settings, deadline: float, produced: int, result: DemoResult) -> None:
-    """Return once every raw message became an event or a dead letter and the group has no lag left."""
-    zero_in_a_row = 0
+    """Return once every raw record became an event or a dead letter and the worker has
+    committed everything the pipeline wrote (twice in a row, to let late outputs show up)."""
+    done_in_a_row = 0
     while time.monotonic() < deadline:
         normalized = result.topic_counts.get(T.EVENTS.name, 0) + result.raw_dead
-        lag = await asyncio.to_thread(pipeline_lag, bootstrap, settings.app_id, settings) if normalized >= produced else None
-        zero_in_a_row = zero_in_a_row + 1 if lag == 0 else 0
-        if zero_in_a_row >= 2:
+        if normalized >= produced:
+            behind = await asyncio.to_thread(unprocessed, bootstrap, settings.app_id, settings, dict(result.positions))
+            done_in_a_row = done_in_a_row + 1 if behind == 0 else 0
+        if done_in_a_row >= 2:
             return
         await asyncio.sleep(0.5)
 

@@ -65,7 +65,8 @@ class NormalizeStage:
         self, source: Source, raw: bytes, partition: int | None = None, offset: int | None = None
     ) -> Event | DeadLetter:
         try:
-            return self._normalizer.normalize(source, raw)
+            event = self._normalizer.normalize(source, raw)
+            return event if partition is None else event.model_copy(update={"raw_partition": partition})
         except NormalizeError as exc:
             return DeadLetter.of(
                 reason=exc.reason,
@@ -79,12 +80,15 @@ class NormalizeStage:
 
 
 def stream_key(event: Event) -> str:
-    """The stream an event's lateness is judged in: its device for sensors, its street otherwise.
+    """The stream an event's lateness is judged in: its device for sensors; otherwise its
+    street within the raw partition it was read from (one upstream producer's order).
 
     A gateway that flushes an hour of one device's readings is late against that device's own
-    clock, not against other devices that happen to share a partition.
+    clock, not against other devices or partitions a worker happens to read faster.
     """
-    return event.device_id if event.device_id else partition_key(event)
+    if event.device_id:
+        return event.device_id
+    return f"{partition_key(event)}/{event.raw_partition if event.raw_partition is not None else '-'}"
 
 
 class DetectStage:
@@ -96,7 +100,7 @@ class DetectStage:
         self.detectors = detectors if detectors is not None else build_detectors(config.detectors, config.taxonomy)
 
     def __call__(self, event: Event, partition: int | None = None, offset: int | None = None) -> tuple[list[Signal], DeadLetter | None]:
-        verdict = self.gate.admit(event, stream_key(event))
+        verdict = self.gate.admit(event, stream_key(event), partition_key(event))
         if verdict is Admission.duplicate:
             return [], None
         if verdict is Admission.late:

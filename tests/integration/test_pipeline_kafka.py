@@ -29,8 +29,7 @@ from riskwatch.settings import Settings
 from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import publish_to_kafka, write_files
 from riskwatch.streams import topics as T
-from riskwatch.streams.admin import create_topics
-from riskwatch.streams.demo import pipeline_lag
+from riskwatch.streams.admin import Offsets, create_topics
 from riskwatch.streams.replay import replay
 from riskwatch.streams.worker import ready_file
 from tests.factories import T0, police
@@ -89,13 +88,27 @@ def run(broker: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
         asyncio.run(_send_malformed(broker))
         produced = stats.sent + len(MALFORMED)
         asyncio.run(_collect(broker, produced))
-        _await(lambda: pipeline_lag(broker, settings.app_id, settings) == 0, 120, "worker drained")
+        _await(lambda: _lag(broker, settings) == 0, 120, "worker drained")
         outputs = asyncio.run(_read_to_end(broker))
         yield {"outputs": outputs, "files": files, "database_url": database_url, "produced": produced}
     finally:
         worker.terminate()
         worker.wait(timeout=60)
         log.close()
+
+
+def _lag(bootstrap: str, settings: Settings) -> int:
+    """Records on events/signals/warnings the worker's group has not committed (exact on Apache Kafka)."""
+    from kafka.admin import OffsetSpec
+
+    offsets = Offsets(bootstrap, settings)
+    try:
+        tps = offsets.partitions([T.EVENTS.name, T.SIGNALS.name, T.WARNINGS.name])
+        ends = offsets.admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in tps})
+        committed = offsets.committed(settings.app_id)
+        return sum(max(ends[tp].offset - committed.get(tp, 0), 0) for tp in tps)
+    finally:
+        offsets.close()
 
 
 def _await(condition, timeout_s: float, what: str) -> None:

@@ -42,5 +42,13 @@ def test_dedup_memory_is_bounded_by_the_horizon() -> None:
     gate = EventTimeGate(timedelta(minutes=10), timedelta(minutes=30))
     for minute in range(0, 600, 5):
         gate.admit(_event(minute), "k")
-    stream = gate._streams[(Source.sensor, "k")]
-    assert len(stream.seen) <= 30 // 5 + 1
+    assert len(gate._seen[(Source.sensor, "k")].ids) <= 30 // 5 + 1
+
+
+def test_partitions_read_at_different_paces_are_not_late_but_resends_across_them_are_caught() -> None:
+    gate = EventTimeGate(timedelta(hours=1), timedelta(hours=2))
+    # Catching up on a backlog: partition 0 of a street read five hours ahead of partition 1.
+    assert gate.admit(_event(300), "street/0", "street") is Admission.accepted
+    assert gate.admit(_event(10, "WP-2"), "street/1", "street") is Admission.accepted
+    # The same record re-sent into the other partition is still a re-send.
+    assert gate.admit(_event(300), "street/1", "street") is Admission.duplicate

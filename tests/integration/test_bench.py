@@ -1,0 +1,62 @@
+"""`riskwatch bench` on its own embedded broker: both workers consume every record, rates come out.
+
+The session's real-Kafka fixture is shared with tests that write the fixed riskwatch topics,
+and the bench needs empty ones, so this test starts its own in-memory Tansu broker.
+No timing is asserted: only that both runs finished and measured something.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from riskwatch.simulator.scenario import load_scenario
+from riskwatch.streams.bench import BenchError, bench_input, format_table, run_bench
+from riskwatch.streams.embedded import EmbeddedBroker
+
+pytestmark = pytest.mark.integration
+
+N = 3000
+
+
+@pytest.fixture
+def embedded() -> Iterator[str]:
+    broker = EmbeddedBroker()
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+def test_bench_input_repeats_the_scenario_with_distinct_ids() -> None:
+    scenario = load_scenario("quiet_day")
+    one, copies = bench_input(scenario, 1)
+    assert copies == 1 and len(one) == 1
+    items, copies = bench_input(scenario, 20_000)  # quiet_day sends ~12k messages a day
+    assert len(items) == 20_000 and copies == 2
+    keyed = [(item.topic, item.key, item.event_time) for item in items]
+    assert len(set(keyed)) == len(keyed)
+    police = [item.key for item in items if item.topic.endswith("police")]
+    assert len(set(police)) == len(police)
+
+
+def test_bench_measures_bare_and_pipeline_on_the_same_input(embedded: str, tmp_path: Path) -> None:
+    lines: list[str] = []
+    result = run_bench(embedded, f"embedded Tansu at {embedded}", events=N, partitions=2,
+                       emit=lines.append, work_dir=tmp_path, timeout_s=300)
+    assert result.events == N and result.partitions == 2
+    for run in (result.bare, result.pipeline):
+        assert run.consumed == N, run
+        assert run.events_per_s > 0 and run.seconds > 0 and 0 < run.window_records <= N
+    outputs = result.pipeline.outputs
+    assert outputs["events"] > 0 and outputs["events"] + outputs["deadletter"] >= N
+    assert result.ratio > 0
+    table = format_table(result)
+    assert "bare events/s" in table and "ratio pipeline/bare" in table
+    assert (tmp_path / "bare" / "worker.log").exists() and (tmp_path / "pipeline" / "warnings.db").exists()
+
+    with pytest.raises(BenchError, match="not fresh"):  # the raw topics now hold the input
+        run_bench(embedded, "again", events=10, partitions=2, work_dir=tmp_path / "again")
