@@ -136,7 +136,9 @@ class TopicReport(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def config_drift(self) -> dict[str, tuple[str, str | None]]:
-        """Configs that differ from the topic table: name → (expected, actual)."""
+        """Configs that differ from the topic table: name → (expected, actual); none if unknown."""
+        if not self.configs:
+            return {}
         return {
             k: (v, self.configs.get(k)) for k, v in self.expected_configs.items() if self.configs.get(k) != v
         }
@@ -173,8 +175,12 @@ def _group_offsets(admin: KafkaAdminClient, topics: set[str]) -> dict[str, dict[
 
 
 def _configs(admin: KafkaAdminClient, names: list[str]) -> dict[str, dict[str, str | None]]:
+    """Topic configs, or none for a broker that cannot describe them (the embedded Tansu)."""
     resources = [ConfigResource(ConfigResourceType.TOPIC, n, list(REPORTED_CONFIGS)) for n in names]
-    described = admin.describe_configs(resources, config_filter="all").get("topic", {})
+    try:
+        described = admin.describe_configs(resources, config_filter="all").get("topic", {})
+    except (KafkaError, ValueError):
+        return {}
     return {n: {k: c.get("value") for k, c in described.get(n, {}).items()} for n in names}
 
 

@@ -71,7 +71,7 @@ def topics_describe(
         typer.echo(f"  key: {r.key}   value: {r.value}")
         typer.echo(f"  partitions: {r.partitions}   replication: {r.replication_factor}   "
                    f"messages: {r.messages}   end offsets: {r.end_offsets}")
-        typer.echo("  configs: " + ", ".join(f"{k}={v}" for k, v in sorted(r.configs.items())))
+        typer.echo("  configs: " + (", ".join(f"{k}={v}" for k, v in sorted(r.configs.items())) or "(not reported by this broker)"))
         for key, (want, got) in r.config_drift.items():
             typer.secho(f"  drift: {key}={got} (expected {want})", fg=typer.colors.YELLOW)
         for g in r.groups:
