@@ -119,6 +119,7 @@ class SignalKind(str, Enum):
     surge = "surge"
     threshold = "threshold"
     burst = "burst"
+    health = "health"  # sensor faults: for maintenance, not for the command center
 
 
 class Signal(_Record):
