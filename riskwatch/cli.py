@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from riskwatch.config.loader import ConfigError, load_city_config, load_model, model_for_file
+from riskwatch.config.loader import ConfigError, check_detectors_file, load_city_config, load_model, model_for_file
+from riskwatch.config.models import DetectorsConfig
 from riskwatch.settings import Settings
 
 app = typer.Typer(help="Streaming risk early warnings for city and county governance.", no_args_is_help=True)
@@ -34,7 +35,9 @@ def config_validate(
             if path.is_dir():
                 load_city_config(path)
             else:
-                load_model(path, model_for_file(path))
+                model = load_model(path, model_for_file(path))
+                if isinstance(model, DetectorsConfig):
+                    check_detectors_file(path, model)
             typer.echo(f"ok   {path}")
         except ConfigError as exc:
             failed = True

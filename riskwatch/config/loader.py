@@ -94,6 +94,16 @@ def _check_across_files(config: CityConfig) -> None:
             raise ConfigError(f"{config.directory / 'routing.yaml'}: routes.{i}.categories: unknown categories {sorted(unknown)}")
 
 
+def check_detectors_file(path: Path, detectors: DetectorsConfig) -> None:
+    """Check every detector's params against its type's model (imported only now: some are heavy)."""
+    from riskwatch.detectors.registry import ParamsError, check_specs
+
+    try:
+        check_specs(detectors)
+    except ParamsError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
 def load_city_config(directory: Path | None = None) -> CityConfig:
     """Load every config file from `directory` (default: the shipped sample city)."""
     directory = Path(directory) if directory else DEFAULT_CONFIG_DIR
@@ -106,4 +116,5 @@ def load_city_config(directory: Path | None = None) -> CityConfig:
         directory=directory,
     )
     _check_across_files(config)
+    check_detectors_file(directory / "detectors.yaml", config.detectors)
     return config

@@ -7,7 +7,7 @@ category) are checked in validators so that a bad file fails at load, not mid-st
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -270,7 +270,8 @@ class StreamTimeConfig(_Config):
 
 
 class SensorBaselineConfig(_Config):
-    enabled: bool = True
+    """Params of `sensor_baseline`: rolling median/MAD per sensor series."""
+
     window: Annotated[int, Field(ge=5, description="Readings in the rolling baseline")] = 48
     warmup: Annotated[int, Field(ge=3)] = 12
     z_threshold: Annotated[float, Field(gt=0)] = 4.0
@@ -280,7 +281,8 @@ class SensorBaselineConfig(_Config):
 
 
 class CountSurgeConfig(_Config):
-    enabled: bool = True
+    """Params of `count_surge`: event-time bucket counts vs a rolling baseline."""
+
     sources: list[Source] = Field(default_factory=lambda: [Source.hotline, Source.police])
     bucket: timedelta = Field(default=timedelta(minutes=30))
     history_buckets: Annotated[int, Field(ge=3)] = 48
@@ -290,14 +292,58 @@ class CountSurgeConfig(_Config):
     region_level: str = Field(default="street", pattern=r"^(grid|street|district)$")
 
 
-class AlarmLimitConfig(_Config):
+class Watch(_Config):
+    """Which events a detector looks at; an empty list means no restriction."""
+
+    sources: list[Source] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    metrics: list[str] = Field(default_factory=list)
+    regions: list[Annotated[str, Field(pattern=r"^\d{2,15}$")]] = Field(
+        default_factory=list, description="Region code prefixes"
+    )
+
+
+DETECTOR_TYPES = (
+    "sensor_baseline",
+    "series_anomaly",
+    "sensor_health",
+    "count_surge",
+    "prophet_trend",
+    "burst",
+    "alarm_limits",
+    "rules",
+)
+
+
+class DetectorSpec(_Config):
+    """One configured detector: its type, what it watches, and its parameters.
+
+    `params` is checked against the type's own parameter model when the config is loaded.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", description="Names the signals it emits")]
+    type: Annotated[str, Field(description=f"One of {', '.join(DETECTOR_TYPES)}")]
     enabled: bool = True
+    watch: Watch = Watch()
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_type(self) -> DetectorSpec:
+        if self.type not in DETECTOR_TYPES:
+            raise ValueError(f"type {self.type!r} is not one of {list(DETECTOR_TYPES)}")
+        return self
 
 
 class DetectorsConfig(_Config):
-    """Which detectors run and with what parameters."""
+    """Event-time handling and the detectors that run, in order."""
 
     stream_time: StreamTimeConfig
-    sensor_baseline: SensorBaselineConfig = SensorBaselineConfig()
-    count_surge: CountSurgeConfig = CountSurgeConfig()
-    alarm_limits: AlarmLimitConfig = AlarmLimitConfig()
+    detectors: list[DetectorSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> DetectorsConfig:
+        names = [d.name for d in self.detectors]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"detector names must be unique, repeated: {repeated}")
+        return self

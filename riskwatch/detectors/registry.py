@@ -1,21 +1,134 @@
-"""Build the enabled detectors from `detectors.yaml` (a name → class map, no Kafka)."""
+"""Build the configured detectors from `detectors.yaml`: a type name → (params model, factory) map.
+
+Heavy detectors (Prophet, PyOD) are imported only when a config uses them. Every spec's
+`params` is validated against its type's pydantic model, so a bad parameter fails at load with
+the detector's index and the field.
+"""
 
 from __future__ import annotations
 
-from riskwatch.config.models import DetectorsConfig, TaxonomyConfig
-from riskwatch.detectors.alarm_limits import AlarmLimitDetector
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from riskwatch.config.models import DetectorSpec, DetectorsConfig, TaxonomyConfig, Watch
 from riskwatch.detectors.base import Detector
-from riskwatch.detectors.count_surge import CountSurgeDetector
-from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
+from riskwatch.schemas import Event, Signal, stable_id
+
+
+@dataclass(frozen=True)
+class DetectorType:
+    """Where a detector type's parameter model and factory live ("module:attribute")."""
+
+    params_model: str
+    factory: str
+
+    def load_params_model(self) -> type[BaseModel]:
+        return _load(self.params_model)
+
+    def build(self, params: BaseModel, taxonomy: TaxonomyConfig) -> Detector:
+        factory: Callable[[BaseModel, TaxonomyConfig], Detector] = _load(self.factory)
+        return factory(params, taxonomy)
+
+
+def _load(target: str) -> Any:
+    module_name, attribute = target.split(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+DETECTOR_TYPES: dict[str, DetectorType] = {
+    "sensor_baseline": DetectorType("riskwatch.config.models:SensorBaselineConfig", "riskwatch.detectors.factories:sensor_baseline"),
+    "count_surge": DetectorType("riskwatch.config.models:CountSurgeConfig", "riskwatch.detectors.factories:count_surge"),
+    "alarm_limits": DetectorType("riskwatch.detectors.factories:NoParams", "riskwatch.detectors.factories:alarm_limits"),
+}
+
+
+class ParamsError(ValueError):
+    """A detector's params do not match its type; `field` is the dotted path inside the spec."""
+
+    def __init__(self, index: int, spec: DetectorSpec, error: ValidationError | str) -> None:
+        if isinstance(error, str):
+            lines = [f"detectors.{index}.type: {error}"]
+        else:
+            lines = [
+                f"detectors.{index}.params.{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
+                + ("" if isinstance(item.get("input"), dict | list) else f" (got {item.get('input')!r})")
+                for item in error.errors()
+            ]
+        super().__init__(f"detector {spec.name!r} ({spec.type}): " + "; ".join(lines))
+
+
+def validated_params(index: int, spec: DetectorSpec) -> BaseModel:
+    kind = DETECTOR_TYPES.get(spec.type)
+    if kind is None:
+        raise ParamsError(index, spec, f"type {spec.type!r} is not available; known: {sorted(DETECTOR_TYPES)}")
+    try:
+        return kind.load_params_model().model_validate(spec.params)
+    except ValidationError as exc:
+        raise ParamsError(index, spec, exc) from exc
+
+
+def check_specs(config: DetectorsConfig) -> None:
+    """Validate every spec's params; raise `ParamsError` on the first bad one."""
+    for index, spec in enumerate(config.detectors):
+        validated_params(index, spec)
+
+
+def watch_matches(watch: Watch, event: Event) -> bool:
+    """Whether an event passes a detector's source / category / metric / region filters."""
+    return (
+        (not watch.sources or event.source in watch.sources)
+        and (not watch.categories or event.category in watch.categories)
+        and (not watch.metrics or event.metric in watch.metrics)
+        and (not watch.regions or any(event.region_code.startswith(prefix) for prefix in watch.regions))
+    )
+
+
+class Watched:
+    """A detector behind its config's filters, emitting signals under the config's name.
+
+    Two configured detectors of one type get distinct names, so their signals (and signal
+    ids) never collide.
+    """
+
+    def __init__(self, name: str, watch: Watch, inner: Detector) -> None:
+        self.name = name
+        self.watch = watch
+        self.inner = inner
+        self._inner_name = inner.name
+
+    def accepts(self, event: Event) -> bool:
+        return watch_matches(self.watch, event) and self.inner.accepts(event)
+
+    def observe(self, event: Event) -> list[Signal]:
+        return [self._rename(signal) for signal in self.inner.observe(event)]
+
+    def _rename(self, signal: Signal) -> Signal:
+        # Keep a variant suffix such as "/cold_start" that the inner detector adds.
+        suffix = signal.detector.removeprefix(self._inner_name) if signal.detector.startswith(self._inner_name) else ""
+        return signal.model_copy(
+            update={"detector": self.name + suffix, "signal_id": stable_id(self.name, signal.signal_id)}
+        )
 
 
 def build_detectors(config: DetectorsConfig, taxonomy: TaxonomyConfig) -> list[Detector]:
-    """Every detector the config enables, in a fixed order."""
+    """Every enabled detector of the config, in config order."""
     detectors: list[Detector] = []
-    if config.alarm_limits.enabled:
-        detectors.append(AlarmLimitDetector(taxonomy))
-    if config.sensor_baseline.enabled:
-        detectors.append(SensorBaselineDetector(config.sensor_baseline, taxonomy))
-    if config.count_surge.enabled:
-        detectors.append(CountSurgeDetector(config.count_surge))
+    for index, spec in enumerate(config.detectors):
+        if not spec.enabled:
+            continue
+        params = validated_params(index, spec)
+        inner = DETECTOR_TYPES[spec.type].build(params, taxonomy)
+        detectors.append(Watched(spec.name, spec.watch, inner))
     return detectors
+
+
+def params_of(config: DetectorsConfig, name: str) -> BaseModel:
+    """The validated params of the configured detector called `name`."""
+    for index, spec in enumerate(config.detectors):
+        if spec.name == name:
+            return validated_params(index, spec)
+    raise KeyError(f"no detector named {name!r}; configured: {[s.name for s in config.detectors]}")

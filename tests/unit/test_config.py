@@ -15,7 +15,7 @@ from riskwatch.config.loader import DEFAULT_CONFIG_DIR, ConfigError, load_city_c
 
 def _copy_config(tmp_path: Path) -> Path:
     target = tmp_path / "config"
-    target.mkdir()
+    target.mkdir(parents=True)
     for name in ("regions.yaml", "taxonomy.yaml", "grading.yaml", "routing.yaml", "detectors.yaml"):
         shutil.copy(DEFAULT_CONFIG_DIR / name, target / name)
     return target
@@ -70,7 +70,18 @@ def test_config_validate_command(tmp_path: Path) -> None:
     ok = runner.invoke(app, ["config", "validate", str(DEFAULT_CONFIG_DIR / "grading.yaml"), str(DEFAULT_CONFIG_DIR)])
     assert ok.exit_code == 0, ok.output
     directory = _copy_config(tmp_path)
-    _edit(directory / "detectors.yaml", lambda d: d["count_surge"].update(min_count=0))
+    _edit(directory / "detectors.yaml", lambda d: d["detectors"][2]["params"].update(min_count=0))
     bad = runner.invoke(app, ["config", "validate", str(directory / "detectors.yaml")])
     assert bad.exit_code == 1
-    assert "count_surge.min_count" in bad.output
+    assert "detectors.yaml" in bad.output and "detectors.2.params.min_count" in bad.output
+
+
+def test_unknown_detector_type_and_repeated_names_are_refused(tmp_path: Path) -> None:
+    directory = _copy_config(tmp_path)
+    _edit(directory / "detectors.yaml", lambda d: d["detectors"][1].update(type="crystal_ball"))
+    with pytest.raises(ConfigError, match=r"detectors.1.*crystal_ball"):
+        load_city_config(directory)
+    directory = _copy_config(tmp_path / "again")
+    _edit(directory / "detectors.yaml", lambda d: d["detectors"][1].update(name="alarm_limits"))
+    with pytest.raises(ConfigError, match="repeated"):
+        load_city_config(directory)

@@ -9,7 +9,7 @@ from riskwatch.config.loader import load_city_config
 from riskwatch.detectors.alarm_limits import AlarmLimitDetector
 from riskwatch.detectors.base import Detector, excess_to_score
 from riskwatch.detectors.count_surge import CountSurgeDetector
-from riskwatch.detectors.registry import build_detectors
+from riskwatch.detectors.registry import build_detectors, params_of
 from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
 from riskwatch.schemas import Source
 from riskwatch.streams.normalize import Normalizer
@@ -17,6 +17,8 @@ from tests.factories import T0, hotline, sensor
 
 CONFIG = load_city_config()
 NORMALIZER = Normalizer(CONFIG)
+BASELINE = params_of(CONFIG.detectors, "sensor_baseline")
+SURGE = params_of(CONFIG.detectors, "count_surge")
 
 
 def _reading(i: int, value: float):
@@ -29,6 +31,15 @@ def test_registry_builds_every_enabled_detector_meeting_the_contract() -> None:
     assert all(isinstance(d, Detector) for d in detectors)
 
 
+def test_configured_names_label_signals_and_watch_filters_events() -> None:
+    detectors = {d.name: d for d in build_detectors(CONFIG.detectors, CONFIG.taxonomy)}
+    reading = _reading(0, 0.01)
+    assert detectors["alarm_limits"].accepts(reading)
+    assert not detectors["count_surge"].accepts(reading)  # watches hotline and police only
+    signal = detectors["alarm_limits"].observe(reading)[0]
+    assert signal.detector == "alarm_limits" and signal.hard_rule == "critical_limit"
+
+
 def test_score_is_half_at_threshold_and_monotone() -> None:
     assert excess_to_score(4.0, 4.0) == 0.5
     assert excess_to_score(0.0, 4.0) == 0.0
@@ -37,7 +48,7 @@ def test_score_is_half_at_threshold_and_monotone() -> None:
 
 def test_sensor_baseline_flags_a_drop_but_not_noise() -> None:
     rng = random.Random(7)
-    detector = SensorBaselineDetector(CONFIG.detectors.sensor_baseline, CONFIG.taxonomy)
+    detector = SensorBaselineDetector(BASELINE, CONFIG.taxonomy)
     quiet = [s for i in range(100) for s in detector.observe(_reading(i, 0.30 + rng.gauss(0, 0.005)))]
     assert quiet == []
     signals = detector.observe(_reading(100, 0.10))
@@ -49,9 +60,9 @@ def test_sensor_baseline_flags_a_drop_but_not_noise() -> None:
 def test_sensor_baseline_is_causal() -> None:
     """Scores of past readings do not change when future readings are appended."""
     values = [0.3, 0.31, 0.29, 0.3, 0.3, 0.32, 0.28, 0.3, 0.31, 0.3, 0.29, 0.3, 0.3, 0.05, 0.3, 0.3]
-    short = SensorBaselineDetector(CONFIG.detectors.sensor_baseline, CONFIG.taxonomy)
+    short = SensorBaselineDetector(BASELINE, CONFIG.taxonomy)
     first = [short.observe(_reading(i, v)) for i, v in enumerate(values[:14])]
-    longer = SensorBaselineDetector(CONFIG.detectors.sensor_baseline, CONFIG.taxonomy)
+    longer = SensorBaselineDetector(BASELINE, CONFIG.taxonomy)
     second = [longer.observe(_reading(i, v)) for i, v in enumerate(values)]
     assert first == second[:14]
     assert first[13]  # the drop was flagged
@@ -66,7 +77,7 @@ def test_alarm_limits_carry_hard_rules() -> None:
 
 
 def test_count_surge_needs_history_and_fires_on_a_surge() -> None:
-    detector = CountSurgeDetector(CONFIG.detectors.count_surge)
+    detector = CountSurgeDetector(SURGE)
     n = 0
 
     def call(minutes: float, content: str = "小区停水了") -> list:

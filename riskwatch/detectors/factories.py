@@ -1,0 +1,28 @@
+"""Factories that turn a validated params model into a detector, one per detector type."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from riskwatch.config.models import CountSurgeConfig, SensorBaselineConfig, TaxonomyConfig
+from riskwatch.detectors.alarm_limits import AlarmLimitDetector
+from riskwatch.detectors.count_surge import CountSurgeDetector
+from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
+
+
+class NoParams(BaseModel):
+    """For detector types that take no parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def sensor_baseline(params: SensorBaselineConfig, taxonomy: TaxonomyConfig) -> SensorBaselineDetector:
+    return SensorBaselineDetector(params, taxonomy)
+
+
+def count_surge(params: CountSurgeConfig, taxonomy: TaxonomyConfig) -> CountSurgeDetector:
+    return CountSurgeDetector(params)
+
+
+def alarm_limits(params: NoParams, taxonomy: TaxonomyConfig) -> AlarmLimitDetector:
+    return AlarmLimitDetector(taxonomy)
