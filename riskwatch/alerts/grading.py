@@ -15,6 +15,7 @@ from datetime import datetime
 
 from riskwatch.config.loader import CityConfig
 from riskwatch.config.regions import RegionIndex
+from riskwatch.detectors.registry import rule_levels
 from riskwatch.schemas import (
     Level,
     MsgType,
@@ -55,6 +56,8 @@ class Grader:
         self.taxonomy = config.taxonomy
         self.regions = regions or RegionIndex(config.regions)
         self._group_of = {c: g for g, cats in self.grading.category_groups.items() for c in cats}
+        # Hard rules of grading.yaml plus the least levels analysts gave their own rules.
+        self.hard_rules = [*self.grading.hard_rules, *rule_levels(config.detectors, config.taxonomy)]
         self._open: dict[tuple[str, str], Incident] = {}
 
     def group_of(self, category: str) -> str:
@@ -143,7 +146,7 @@ class Grader:
             if score >= band.min_score:
                 level = band.level
                 break
-        for rule in self.grading.hard_rules:
+        for rule in self.hard_rules:
             if rule.rule in incident.hard_rules and (level is None or rule.level.rank > level.rank):
                 level = rule.level
         if level is None and score < self.grading.min_score:
@@ -161,7 +164,7 @@ class Grader:
         explanation = [*reasons]
         if band is not None and score >= band.min_score:
             explanation.append(f"level {level.value}: fused score {score:.2f} ≥ band {band.min_score:.2f}")
-        for rule in self.grading.hard_rules:
+        for rule in self.hard_rules:
             if rule.rule in incident.hard_rules:
                 explanation.append(f"hard rule {rule.rule} → at least level {rule.level.value}: {incident.hard_rules[rule.rule].reason}")
         explanation += [f"{s.detector}: {s.reason}" for s in sorted(incident.best_by_source.values(), key=lambda s: s.source.value)]

@@ -94,12 +94,18 @@ def _check_across_files(config: CityConfig) -> None:
             raise ConfigError(f"{config.directory / 'routing.yaml'}: routes.{i}.categories: unknown categories {sorted(unknown)}")
 
 
-def check_detectors_file(path: Path, detectors: DetectorsConfig) -> None:
-    """Check every detector's params against its type's model (imported only now: some are heavy)."""
+def check_detectors_file(path: Path, detectors: DetectorsConfig, taxonomy: TaxonomyConfig | None = None) -> None:
+    """Check every detector's params against its type's model (imported only now: some are heavy).
+
+    Without a taxonomy, the one beside the file (or the shipped one) names the known metrics and categories.
+    """
     from riskwatch.detectors.registry import ParamsError, check_specs
 
+    if taxonomy is None:
+        beside = path.parent / "taxonomy.yaml"
+        taxonomy = load_model(beside if beside.exists() else DEFAULT_CONFIG_DIR / "taxonomy.yaml", TaxonomyConfig)
     try:
-        check_specs(detectors)
+        check_specs(detectors, taxonomy)
     except ParamsError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
 
@@ -116,5 +122,5 @@ def load_city_config(directory: Path | None = None) -> CityConfig:
         directory=directory,
     )
     _check_across_files(config)
-    check_detectors_file(directory / "detectors.yaml", config.detectors)
+    check_detectors_file(directory / "detectors.yaml", config.detectors, config.taxonomy)
     return config

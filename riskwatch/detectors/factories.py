@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from riskwatch.config.models import CountSurgeConfig, SensorBaselineConfig, TaxonomyConfig
 from riskwatch.detectors.alarm_limits import AlarmLimitDetector
+from riskwatch.detectors.burst import BurstConfig, BurstDetector
 from riskwatch.detectors.count_surge import CountSurgeDetector
 from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
 
@@ -26,3 +27,7 @@ def count_surge(params: CountSurgeConfig, taxonomy: TaxonomyConfig) -> CountSurg
 
 def alarm_limits(params: NoParams, taxonomy: TaxonomyConfig) -> AlarmLimitDetector:
     return AlarmLimitDetector(taxonomy)
+
+
+def burst(params: BurstConfig, taxonomy: TaxonomyConfig) -> BurstDetector:
+    return BurstDetector(params)

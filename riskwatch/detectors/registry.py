@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from riskwatch.config.models import DetectorSpec, DetectorsConfig, TaxonomyConfig, Watch
+from riskwatch.config.models import DetectorSpec, DetectorsConfig, HardRule, TaxonomyConfig, Watch
 from riskwatch.detectors.base import Detector
 from riskwatch.schemas import Event, Signal, stable_id
 
@@ -43,6 +43,11 @@ DETECTOR_TYPES: dict[str, DetectorType] = {
     "sensor_baseline": DetectorType("riskwatch.config.models:SensorBaselineConfig", "riskwatch.detectors.factories:sensor_baseline"),
     "count_surge": DetectorType("riskwatch.config.models:CountSurgeConfig", "riskwatch.detectors.factories:count_surge"),
     "alarm_limits": DetectorType("riskwatch.detectors.factories:NoParams", "riskwatch.detectors.factories:alarm_limits"),
+    "burst": DetectorType("riskwatch.detectors.burst:BurstConfig", "riskwatch.detectors.factories:burst"),
+    "rules": DetectorType("riskwatch.detectors.rules:RuleSet", "riskwatch.detectors.rules:RulesDetector"),
+    "series_anomaly": DetectorType(
+        "riskwatch.detectors.series_anomaly:SeriesAnomalyParams", "riskwatch.detectors.series_anomaly:SeriesAnomalyDetector"
+    ),
 }
 
 
@@ -61,20 +66,30 @@ class ParamsError(ValueError):
         super().__init__(f"detector {spec.name!r} ({spec.type}): " + "; ".join(lines))
 
 
-def validated_params(index: int, spec: DetectorSpec) -> BaseModel:
+def validated_params(index: int, spec: DetectorSpec, taxonomy: TaxonomyConfig | None = None) -> BaseModel:
+    """The spec's params as its type's model; the taxonomy lets rules check metric and category names."""
     kind = DETECTOR_TYPES.get(spec.type)
     if kind is None:
         raise ParamsError(index, spec, f"type {spec.type!r} is not available; known: {sorted(DETECTOR_TYPES)}")
     try:
-        return kind.load_params_model().model_validate(spec.params)
+        return kind.load_params_model().model_validate(spec.params, context={"taxonomy": taxonomy})
     except ValidationError as exc:
         raise ParamsError(index, spec, exc) from exc
 
 
-def check_specs(config: DetectorsConfig) -> None:
+def check_specs(config: DetectorsConfig, taxonomy: TaxonomyConfig | None = None) -> None:
     """Validate every spec's params; raise `ParamsError` on the first bad one."""
     for index, spec in enumerate(config.detectors):
-        validated_params(index, spec)
+        validated_params(index, spec, taxonomy)
+
+
+def rule_levels(config: DetectorsConfig, taxonomy: TaxonomyConfig) -> list[HardRule]:
+    """Least levels that enabled analyst rules give their warnings, for grading."""
+    levels: list[HardRule] = []
+    for index, spec in enumerate(config.detectors):
+        if spec.enabled and spec.type == "rules":
+            levels += validated_params(index, spec, taxonomy).hard_rules()  # type: ignore[attr-defined]
+    return levels
 
 
 def watch_matches(watch: Watch, event: Event) -> bool:
@@ -120,15 +135,15 @@ def build_detectors(config: DetectorsConfig, taxonomy: TaxonomyConfig) -> list[D
     for index, spec in enumerate(config.detectors):
         if not spec.enabled:
             continue
-        params = validated_params(index, spec)
+        params = validated_params(index, spec, taxonomy)
         inner = DETECTOR_TYPES[spec.type].build(params, taxonomy)
         detectors.append(Watched(spec.name, spec.watch, inner))
     return detectors
 
 
-def params_of(config: DetectorsConfig, name: str) -> BaseModel:
+def params_of(config: DetectorsConfig, name: str, taxonomy: TaxonomyConfig | None = None) -> BaseModel:
     """The validated params of the configured detector called `name`."""
     for index, spec in enumerate(config.detectors):
         if spec.name == name:
-            return validated_params(index, spec)
+            return validated_params(index, spec, taxonomy)
     raise KeyError(f"no detector named {name!r}; configured: {[s.name for s in config.detectors]}")

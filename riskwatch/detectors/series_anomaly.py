@@ -1,0 +1,99 @@
+"""Sensor anomalies from a series model per (device, metric): any registered `SeriesDetector`.
+
+The model (the statistical default, a PyOD model or an ensemble, chosen by name in config)
+scores each reading causally in [0, 1]; a reading whose score reaches `threshold` becomes an
+`anomaly` signal, compared with the median of the readings before it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from riskwatch.config.models import TaxonomyConfig
+from riskwatch.detectors.series.base import SeriesDetector
+from riskwatch.schemas import Event, Signal, SignalKind, Source, stable_id
+
+EXPECTATION_WINDOW = 24
+
+
+class SeriesAnomalyParams(BaseModel):
+    """Params of `series_anomaly`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(default="default", description="A registered series detector name")
+    model_params: dict[str, Any] = Field(default_factory=dict)
+    threshold: float = Field(default=0.95, gt=0, le=1, description="Score at which a reading is a signal")
+
+
+class SeriesAnomalyDetector:
+    """One series model per (device, metric), created on the device's first reading."""
+
+    name = "series_anomaly"
+
+    def __init__(self, params: SeriesAnomalyParams, taxonomy: TaxonomyConfig) -> None:
+        from riskwatch.detectors.series.registry import make_series_detector, series_detector_class
+
+        import riskwatch.detectors.series.builtin  # noqa: F401 - registers the shipped models
+
+        series_detector_class(params.model)  # fail at build time on an unknown model
+        self.params = params
+        self._make = lambda: make_series_detector(params.model, **params.model_params)
+        self._models: dict[tuple[str, str], SeriesDetector] = {}
+        self._recent: dict[tuple[str, str], deque[float]] = {}
+
+    def accepts(self, event: Event) -> bool:
+        return event.source is Source.sensor and event.value is not None and event.device_id is not None
+
+    def observe(self, event: Event) -> list[Signal]:
+        key = (event.device_id or "", event.metric or "")
+        model = self._models.get(key)
+        if model is None:
+            model = self._models[key] = self._make()
+            self._recent[key] = deque(maxlen=EXPECTATION_WINDOW)
+        recent = self._recent[key]
+        expected = statistics.median(recent) if recent else None
+        value = float(event.value)  # type: ignore[arg-type]
+        score = float(model.update(event.occurred_at, value))
+        recent.append(value)
+        if score < self.params.threshold or expected is None:
+            return []
+        return [
+            Signal(
+                signal_id=stable_id(self.name, event.event_id),
+                detector=self.name,
+                kind=SignalKind.anomaly,
+                source=event.source,
+                region_code=event.region_code,
+                district_code=event.district_code,
+                category=event.category,
+                at=event.occurred_at,
+                score=round(min(max(score, 0.0), 1.0), 4),
+                observed=value,
+                expected=round(expected, 6),
+                reason=(
+                    f"{event.device_id} {event.metric} {value:g} {event.unit} scored {score:.3f} by {self.params.model} "
+                    f"(≥ {self.params.threshold:g}); recent median {expected:.3g}"
+                ),
+                evidence=(event.event_id,),
+            )
+        ]
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "models": {f"{d}\x1f{m}": model.get_state() for (d, m), model in self._models.items()},
+            "recent": {f"{d}\x1f{m}": list(values) for (d, m), values in self._recent.items()},
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._models, self._recent = {}, {}
+        for joined, model_state in state["models"].items():
+            device, metric = joined.split("\x1f")
+            model = self._make()
+            model.set_state(model_state)
+            self._models[(device, metric)] = model
+            self._recent[(device, metric)] = deque(state["recent"].get(joined, []), maxlen=EXPECTATION_WINDOW)
