@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from riskwatch.config.models import CountSurgeConfig, SensorBaselineConfig, TaxonomyConfig
 from riskwatch.detectors.alarm_limits import AlarmLimitDetector
+from riskwatch.detectors.base import Detector
 from riskwatch.detectors.burst import BurstConfig, BurstDetector
 from riskwatch.detectors.count_surge import CountSurgeDetector
 from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
@@ -31,3 +32,9 @@ def alarm_limits(params: NoParams, taxonomy: TaxonomyConfig) -> AlarmLimitDetect
 
 def burst(params: BurstConfig, taxonomy: TaxonomyConfig) -> BurstDetector:
     return BurstDetector(params)
+
+
+def prophet_trend(params: BaseModel, taxonomy: TaxonomyConfig) -> Detector:
+    from riskwatch.detectors.prophet_trend import ProphetTrendDetector  # heavy: Prophet and pandas
+
+    return ProphetTrendDetector(params)  # type: ignore[arg-type]

@@ -43,6 +43,9 @@ DETECTOR_TYPES: dict[str, DetectorType] = {
     "sensor_baseline": DetectorType("riskwatch.config.models:SensorBaselineConfig", "riskwatch.detectors.factories:sensor_baseline"),
     "count_surge": DetectorType("riskwatch.config.models:CountSurgeConfig", "riskwatch.detectors.factories:count_surge"),
     "alarm_limits": DetectorType("riskwatch.detectors.factories:NoParams", "riskwatch.detectors.factories:alarm_limits"),
+    "prophet_trend": DetectorType(
+        "riskwatch.detectors.prophet_trend:ProphetTrendConfig", "riskwatch.detectors.factories:prophet_trend"
+    ),
     "burst": DetectorType("riskwatch.detectors.burst:BurstConfig", "riskwatch.detectors.factories:burst"),
     "rules": DetectorType("riskwatch.detectors.rules:RuleSet", "riskwatch.detectors.rules:RulesDetector"),
     "series_anomaly": DetectorType(
