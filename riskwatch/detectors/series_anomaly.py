@@ -11,7 +11,7 @@ import statistics
 from collections import deque
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from riskwatch.config.models import TaxonomyConfig
 from riskwatch.detectors.series.base import SeriesDetector
@@ -28,6 +28,19 @@ class SeriesAnomalyParams(BaseModel):
     model: str = Field(default="default", description="A registered series detector name")
     model_params: dict[str, Any] = Field(default_factory=dict)
     threshold: float = Field(default=0.95, gt=0, le=1, description="Score at which a reading is a signal")
+
+    @model_validator(mode="after")
+    def _model_builds(self) -> SeriesAnomalyParams:
+        """Build the model once, so unknown names and bad model params fail at config load."""
+        from riskwatch.detectors.series.registry import make_series_detector
+
+        import riskwatch.detectors.series.builtin  # noqa: F401 - registers the shipped models
+
+        try:
+            make_series_detector(self.model, **self.model_params)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"model {self.model!r} with {self.model_params}: {exc}") from exc
+        return self
 
 
 class SeriesAnomalyDetector:
