@@ -222,7 +222,7 @@ class IncidentTruth:
     start: datetime
     end: datetime
     intensity: float
-    expected_level: str
+    expected_level: str | None
     expected_categories: list[str]
     records: dict[str, int] = field(default_factory=dict)
     first_at: dict[str, str | None] = field(default_factory=dict)
@@ -408,6 +408,7 @@ class SensorEffect:
     end: datetime
     apply: Callable[[timedelta, float, random.Random], float]
     incident: str | None = None  # set when the changed readings are evidence of the incident
+    devices: frozenset[str] | None = None  # only these devices (None: every device of the metric there)
 
 
 @dataclass
@@ -688,7 +689,8 @@ def sensor_records(scenario: Scenario, w: Writer, devices: list[Device], effects
     for dev in devices:
         rng, state = random.Random(f"{scenario.seed}:readings:{dev.device_id}"), {}
         spec = metrics[dev.metric]
-        mine = [e for e in effects if e.metric == dev.metric and dev.street_code in e.streets]
+        mine = [e for e in effects if e.metric == dev.metric and dev.street_code in e.streets
+                and (e.devices is None or dev.device_id in e.devices)]
         held = [o for o in outages if o.street == dev.street_code and (not o.metrics or dev.metric in o.metrics)]
         decimals = 3 if spec.valid_max - spec.valid_min <= 10 else 1
         t = scenario.start.astimezone(CST) + dev.phase
@@ -759,7 +761,8 @@ def _truth(inc: Incident, w: Writer, records: list[SimRecord]) -> IncidentTruth:
         id=inc.id, kind=inc.kind, street=inc.street, street_name=street.name,  # type: ignore[union-attr]
         district_code=district.code, district_name=district.name,
         start=inc.start.astimezone(CST), end=inc.end.astimezone(CST), intensity=inc.intensity,
-        expected_level=inc.expected_level.value, expected_categories=list(inc.expected_categories),
+        expected_level=inc.expected_level.value if inc.expected_level else None,
+        expected_categories=list(inc.expected_categories),
         records={s.value: sum(1 for r in mine if r.source is s) for s in Source},
         first_at=first, devices=sorted({r.key for r in mine if r.source is Source.sensor}),
     )
@@ -796,3 +799,6 @@ def generate(scenario: Scenario, city: CityConfig | None = None) -> Iterator[tup
     """`(source, record, event_time)` for every record of the scenario, in event-time order."""
     for rec in simulate(scenario, city).records:
         yield rec.source, rec.record, rec.event_time
+
+
+from riskwatch.simulator import incidents_extra  # noqa: E402,F401 - registers more incident kinds

@@ -18,7 +18,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from riskwatch.config.loader import CityConfig, ConfigError, load_city_config, load_model
 from riskwatch.schemas import Level
 
-IncidentKind = Literal["water_main_burst", "gas_leak", "flooding"]
+IncidentKind = Literal["water_main_burst", "gas_leak", "flooding", "sensor_spike", "level_shift", "slow_drift",
+                       "stuck_sensor", "seasonal_break", "hotline_surge", "police_burst", "multi_source"]
 """Incident kinds the generator knows; each is one function in `generate.py`."""
 
 StreetCode = Annotated[str, Field(pattern=r"^\d{9}$")]
@@ -87,7 +88,7 @@ class Incident(_Model):
     start: AwareDatetime
     duration: timedelta
     intensity: Annotated[float, Field(gt=0, le=3)] = 1.0
-    expected_level: Level
+    expected_level: Level | None  # None: a sensor-health case for maintenance, not a warning
     expected_categories: list[str] = Field(min_length=1)
 
     @property
