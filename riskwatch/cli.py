@@ -131,11 +131,15 @@ def demo(
 def _register_tools() -> None:
     from riskwatch.simulator.cli import register as register_simulator
     from riskwatch.streams.admin_cli import register as register_admin
+    from riskwatch.detectors.backtest import register as register_backtest
+    from riskwatch.detectors.score import register as register_score
     from riskwatch.streams.bench import register as register_bench
 
     register_simulator(app)
     register_admin(app)
     register_bench(app)
+    register_backtest(app)
+    register_score(app)
 
 
 _register_tools()

@@ -20,6 +20,7 @@ from riskwatch.schemas import (
     Level,
     MsgType,
     Signal,
+    SignalKind,
     SignalSummary,
     Source,
     Warning,
@@ -64,7 +65,13 @@ class Grader:
         return self._group_of.get(category, category)
 
     def grade(self, signal: Signal) -> Warning | None:
-        """Add a signal to its incident; return a warning message if one should be published."""
+        """Add a signal to its incident; return a warning message if one should be published.
+
+        Sensor-health signals (stuck, flat, silent sensors) are for maintenance: they stay on the
+        signals topic and never become a command-center warning.
+        """
+        if signal.kind is SignalKind.health:
+            return None
         incident = self._incident_for(signal)
         self._absorb(incident, signal)
         score, reasons = self._fused_score(incident)

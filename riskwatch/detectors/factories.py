@@ -9,6 +9,7 @@ from riskwatch.detectors.alarm_limits import AlarmLimitDetector
 from riskwatch.detectors.base import Detector
 from riskwatch.detectors.burst import BurstConfig, BurstDetector
 from riskwatch.detectors.count_surge import CountSurgeDetector
+from riskwatch.detectors.sensor_health import SensorHealthConfig, SensorHealthDetector
 from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
 
 
@@ -38,3 +39,7 @@ def prophet_trend(params: BaseModel, taxonomy: TaxonomyConfig) -> Detector:
     from riskwatch.detectors.prophet_trend import ProphetTrendDetector  # heavy: Prophet and pandas
 
     return ProphetTrendDetector(params)  # type: ignore[arg-type]
+
+
+def sensor_health(params: SensorHealthConfig, taxonomy: TaxonomyConfig) -> SensorHealthDetector:
+    return SensorHealthDetector(params)

@@ -46,6 +46,9 @@ DETECTOR_TYPES: dict[str, DetectorType] = {
     "prophet_trend": DetectorType(
         "riskwatch.detectors.prophet_trend:ProphetTrendConfig", "riskwatch.detectors.factories:prophet_trend"
     ),
+    "sensor_health": DetectorType(
+        "riskwatch.detectors.sensor_health:SensorHealthConfig", "riskwatch.detectors.factories:sensor_health"
+    ),
     "burst": DetectorType("riskwatch.detectors.burst:BurstConfig", "riskwatch.detectors.factories:burst"),
     "rules": DetectorType("riskwatch.detectors.rules:RuleSet", "riskwatch.detectors.rules:RulesDetector"),
     "series_anomaly": DetectorType(
