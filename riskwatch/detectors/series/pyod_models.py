@@ -656,64 +656,55 @@ class PyODSeriesDetector(_FeatureDetector):
         self._restore_base(state)
 
 
-class ECODDetector(PyODSeriesDetector):
+class _Preset(PyODSeriesDetector):
+    """A PyOD model fixed by the subclass: the registry builds it with only keyword params."""
+
+    default_model = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(self.default_model, **kwargs)
+
+
+class ECODDetector(_Preset):
     """ECOD: per-feature empirical tail probabilities; no parameters, no randomness, fast."""
 
     name = "ecod"
     default_model = "ecod"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(self.default_model, **kwargs)
 
-
-class COPODDetector(PyODSeriesDetector):
+class COPODDetector(_Preset):
     """COPOD: empirical-copula tail probabilities, like ECOD with a different tail rule."""
 
     name = "copod"
     default_model = "copod"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(self.default_model, **kwargs)
 
-
-class IForestDetector(PyODSeriesDetector):
+class IForestDetector(_Preset):
     """Isolation forest: 100 trees of up to 256 rows, seeded."""
 
     name = "iforest"
     default_model = "iforest"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(self.default_model, **kwargs)
 
-
-class HBOSDetector(PyODSeriesDetector):
+class HBOSDetector(_Preset):
     """Histogram-based: 10 bins per feature (PyOD compiles its kernel with numba on the first fit)."""
 
     name = "hbos"
     default_model = "hbos"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(self.default_model, **kwargs)
 
-
-class KNNDetector(PyODSeriesDetector):
+class KNNDetector(_Preset):
     """Mean distance to the 10 nearest training rows (KD-tree)."""
 
     name = "knn"
     default_model = "knn"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(self.default_model, **kwargs)
 
-
-class LOFDetector(PyODSeriesDetector):
+class LOFDetector(_Preset):
     """Local outlier factor over 20 neighbours (KD-tree, novelty mode)."""
 
     name = "lof"
     default_model = "lof"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(self.default_model, **kwargs)
 
 
 class EnsembleDetector(_FeatureDetector):
