@@ -497,7 +497,6 @@ BASELINES: dict[str, Callable[[], SeriesDetector]] = {
 def make(name: str, params: dict[str, Any] | None = None) -> SeriesDetector:
     if name in BASELINES:
         return BASELINES[name](**(params or {}))
-    import riskwatch.detectors.series.builtin  # noqa: F401  (registers the built-in names)
     from riskwatch.detectors.series.registry import make_series_detector
 
     return make_series_detector(name, **(params or {}))

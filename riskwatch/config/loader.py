@@ -34,13 +34,18 @@ class ConfigError(ValueError):
     """A config file is missing, is not YAML, or does not match its schema."""
 
 
-def _describe(error: ValidationError, path: Path) -> str:
-    lines = [f"{path}: {error.error_count()} invalid field(s)"]
+def describe_validation_error(error: ValidationError, where: str, prefix: str = "") -> str:
+    """One line per invalid field: `where: dotted.field: what was expected (got value)`.
+
+    `prefix` is prepended to each field path, for models validated inside a larger file.
+    """
+    label = Path(where).name or where
+    lines = [f"{where}: {error.error_count()} invalid field(s)"]
     for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        field = ".".join([*([prefix] if prefix else []), *(str(part) for part in item["loc"])]) or "(top level)"
         got = item.get("input")
         got_text = "" if isinstance(got, dict | list) else f" (got {got!r})"
-        lines.append(f"  {path.name}: {field}: {item['msg']}{got_text}")
+        lines.append(f"  {label}: {field}: {item['msg']}{got_text}")
     return "\n".join(lines)
 
 
@@ -59,7 +64,7 @@ def load_model(path: Path, model: type[ModelT]) -> ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from exc
+        raise ConfigError(describe_validation_error(exc, str(path))) from exc
 
 
 def model_for_file(path: Path) -> type[BaseModel]:

@@ -666,7 +666,6 @@ def default_threshold() -> float:
 def run_csv(path: Path | str, detector: str | None = None, threshold: float | None = None,
             params: dict[str, Any] | None = None) -> CsvResult:
     """Score one labelled CSV with a fresh series detector."""
-    import riskwatch.detectors.series.builtin  # noqa: F401 - fills the registry
     from riskwatch.detectors.series.registry import DEFAULT_SERIES_DETECTOR, make_series_detector
 
     series = read_labelled_csv(path)

@@ -42,6 +42,7 @@ only when every condition holds anew.
 from __future__ import annotations
 
 import bisect
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -328,17 +329,17 @@ def _span(delta: timedelta) -> str:
     return f"{seconds} s"
 
 
-class _Evaluator:
+class _Evaluator(ABC):
     """Evaluates one condition on each event it accepts: a hit when it holds, else None."""
 
-    def accepts(self, event: Event) -> bool:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def accepts(self, event: Event) -> bool: ...
 
-    def check(self, event: Event, level: str) -> _Hit | None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def check(self, event: Event, level: str) -> _Hit | None: ...
 
-    def latch_key(self, event: Event, level: str) -> tuple[str, ...]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def latch_key(self, event: Event, level: str) -> tuple[str, ...]: ...
 
 
 class _LimitEval(_Evaluator):

@@ -36,6 +36,8 @@ from typing import Annotated, Any, Optional
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from riskwatch.config.loader import ConfigError, describe_validation_error, load_model
+
 #: Total input size above which several files are shared between two worker processes.
 PARALLEL_MIN_BYTES = 1_000_000
 
@@ -66,10 +68,9 @@ class FileResult:
 
 
 def _known_detectors() -> dict[str, str]:
-    import riskwatch.detectors.series.builtin  # noqa: F401  (fills the registry)
-    from riskwatch.detectors.series.registry import SERIES_DETECTORS
+    from riskwatch.detectors.series.registry import known_series_detectors
 
-    return SERIES_DETECTORS
+    return known_series_detectors()
 
 
 def _detector_class(name: str) -> type:
@@ -100,36 +101,12 @@ def _params_model(cls: type) -> type[BaseModel]:
     return create_model(f"{cls.__name__}Params", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields)
 
 
-def _describe(exc: ValidationError, where: str, prefix: str) -> str:
-    lines = [f"{where}: {exc.error_count()} invalid field(s)"]
-    for item in exc.errors():
-        field = ".".join([prefix, *(str(p) for p in item["loc"])]) if prefix else ".".join(str(p) for p in item["loc"])
-        got = item.get("input")
-        got_text = "" if isinstance(got, dict | list) else f" (got {got!r})"
-        lines.append(f"  {where}: {field or '(top level)'}: {item['msg']}{got_text}")
-    return "\n".join(lines)
-
-
 def load_score_config(path: Path) -> ScoreConfig:
     """Read and validate a ``--config`` file (structure only; params are checked with the detector)."""
-    import yaml
-
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScoreError(f"{path}: cannot read: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScoreError(f"{path}: not valid YAML: {exc}") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ScoreError(f"{path}: expected a mapping with 'detector' and 'params', got {type(data).__name__}")
-    try:
-        return ScoreConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ScoreError(_describe(exc, str(path), "")) from exc
+        return load_model(path, ScoreConfig)
+    except ConfigError as exc:
+        raise ScoreError(str(exc)) from exc
 
 
 def resolve_detector(config: Path | None, detector: str | None) -> tuple[str, dict[str, Any]]:
@@ -148,7 +125,7 @@ def resolve_detector(config: Path | None, detector: str | None) -> tuple[str, di
     try:
         checked = _params_model(cls).model_validate(cfg.params)
     except ValidationError as exc:
-        raise ScoreError(_describe(exc, where, "params")) from exc
+        raise ScoreError(describe_validation_error(exc, where, "params")) from exc
     params = {k: getattr(checked, k) for k in cfg.params}
     try:  # the constructor's own checks (ranges, combinations)
         cls(**params)

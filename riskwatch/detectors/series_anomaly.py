@@ -7,6 +7,7 @@ scores each reading causally in [0, 1]; a reading whose score reaches `threshold
 
 from __future__ import annotations
 
+import inspect
 import statistics
 from collections import deque
 from typing import Any
@@ -30,15 +31,14 @@ class SeriesAnomalyParams(BaseModel):
     threshold: float = Field(default=0.95, gt=0, le=1, description="Score at which a reading is a signal")
 
     @model_validator(mode="after")
-    def _model_builds(self) -> SeriesAnomalyParams:
-        """Build the model once, so unknown names and bad model params fail at config load."""
-        from riskwatch.detectors.series.registry import make_series_detector
-
-        import riskwatch.detectors.series.builtin  # noqa: F401 - registers the shipped models
+    def _model_accepts_params(self) -> SeriesAnomalyParams:
+        """Unknown model names and parameter names fail at config load, without importing the
+        model's heavy libraries (PyOD costs seconds); values are checked when the detector is built."""
+        from riskwatch.detectors.series.registry import series_detector_class
 
         try:
-            make_series_detector(self.model, **self.model_params)
-        except (KeyError, TypeError, ValueError) as exc:
+            inspect.signature(series_detector_class(self.model)).bind(**self.model_params)
+        except (KeyError, TypeError) as exc:
             raise ValueError(f"model {self.model!r} with {self.model_params}: {exc}") from exc
         return self
 
@@ -49,13 +49,11 @@ class SeriesAnomalyDetector:
     name = "series_anomaly"
 
     def __init__(self, params: SeriesAnomalyParams, taxonomy: TaxonomyConfig) -> None:
-        from riskwatch.detectors.series.registry import make_series_detector, series_detector_class
+        from riskwatch.detectors.series.registry import make_series_detector
 
-        import riskwatch.detectors.series.builtin  # noqa: F401 - registers the shipped models
-
-        series_detector_class(params.model)  # fail at build time on an unknown model
         self.params = params
         self._make = lambda: make_series_detector(params.model, **params.model_params)
+        self._make()  # bad model parameter values fail when the worker starts, not on the first reading
         self._models: dict[tuple[str, str], SeriesDetector] = {}
         self._recent: dict[tuple[str, str], deque[float]] = {}
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -57,6 +56,7 @@ from riskwatch.simulator.sinks import Outgoing, encode, producer_options
 from riskwatch.streams import topics as T
 from riskwatch.streams.admin import Offsets, client_kwargs, create_topics
 from riskwatch.streams.demo import stop_worker
+from riskwatch.streams.worker import worker_env
 
 RAW_NAMES = [spec.name for spec in T.RAW_TOPICS.values()]
 DOWNSTREAM_NAMES = [T.EVENTS.name, T.SIGNALS.name, T.WARNINGS.name]
@@ -224,20 +224,10 @@ class BenchResult:
 
 def _spawn(args: list[str], settings: Settings, run_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
     """A worker child process configured only through RISKWATCH_* variables, logging into `run_dir`."""
-    env = dict(os.environ)
-    env.update(
-        RISKWATCH_BROKER=settings.broker,
-        RISKWATCH_DATABASE_URL=settings.database_url,
-        RISKWATCH_DATA_DIR=str(settings.data_dir),
-        RISKWATCH_APP_ID=settings.app_id,
-        RISKWATCH_PARTITIONS=str(settings.partitions),
-    )
-    if settings.config_dir:
-        env["RISKWATCH_CONFIG_DIR"] = str(settings.config_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "worker.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, *args], env=env, cwd=run_dir, stdout=log,
+        process = subprocess.Popen([sys.executable, *args], env=worker_env(settings), cwd=run_dir, stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return process, log_path
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from riskwatch.settings import Settings
 from riskwatch.streams import topics as T
 from riskwatch.streams.admin import Offsets, create_topics, format_warning
 from riskwatch.streams.embedded import EmbeddedBroker
-from riskwatch.streams.worker import ready_file
+from riskwatch.streams.worker import ready_file, worker_env
 
 RAW_TOPIC_NAMES = {spec.name for spec in T.RAW_TOPICS.values()}
 PIPELINE_TOPICS = {T.EVENTS.name, T.SIGNALS.name, T.WARNINGS.name}
@@ -59,21 +58,11 @@ def paint(text: str, colour: str, enabled: bool) -> str:
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     """The production worker as a child process, configured only through RISKWATCH_* variables."""
-    env = dict(os.environ)
-    env.update(
-        RISKWATCH_BROKER=settings.broker,
-        RISKWATCH_DATABASE_URL=settings.database_url,
-        RISKWATCH_DATA_DIR=str(settings.data_dir),
-        RISKWATCH_APP_ID=settings.app_id,
-        RISKWATCH_PARTITIONS=str(settings.partitions),
-    )
-    if settings.config_dir:
-        env["RISKWATCH_CONFIG_DIR"] = str(settings.config_dir)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "riskwatch", "worker"],
-            env=env,
+            env=worker_env(settings),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

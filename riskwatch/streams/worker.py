@@ -15,6 +15,21 @@ from riskwatch.streams.admin import create_topics
 from riskwatch.streams.app import create_app
 
 
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment of a child worker process: ours, with `settings` as RISKWATCH_* variables."""
+    env = dict(os.environ)
+    env.update(
+        RISKWATCH_BROKER=settings.broker,
+        RISKWATCH_DATABASE_URL=settings.database_url,
+        RISKWATCH_DATA_DIR=str(settings.data_dir),
+        RISKWATCH_APP_ID=settings.app_id,
+        RISKWATCH_PARTITIONS=str(settings.partitions),
+    )
+    if settings.config_dir:
+        env["RISKWATCH_CONFIG_DIR"] = str(settings.config_dir)
+    return env
+
+
 def ready_file(settings: Settings) -> Path:
     """Written with the worker's pid once it has joined its group and is consuming."""
     return settings.data_dir / "worker.ready"

@@ -8,13 +8,11 @@ input gives the same warnings as the Kafka path.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -31,7 +29,7 @@ from riskwatch.simulator.sinks import publish_to_kafka, write_files
 from riskwatch.streams import topics as T
 from riskwatch.streams.admin import Offsets, create_topics
 from riskwatch.streams.replay import replay
-from riskwatch.streams.worker import ready_file
+from riskwatch.streams.worker import ready_file, worker_env
 from tests.factories import T0, police
 
 pytestmark = pytest.mark.integration
@@ -71,14 +69,7 @@ def run(broker: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
     scenario = load_scenario("water_main_burst")
     files = workdir / "raw"
     write_files(scenario, files)
-    env = dict(
-        os.environ,
-        RISKWATCH_BROKER=settings.broker,
-        RISKWATCH_DATABASE_URL=database_url,
-        RISKWATCH_DATA_DIR=str(settings.data_dir),
-        RISKWATCH_APP_ID=settings.app_id,
-        RISKWATCH_PARTITIONS=str(settings.partitions),
-    )
+    env = worker_env(settings)
     log = (workdir / "worker.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "riskwatch", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

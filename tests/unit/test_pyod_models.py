@@ -220,7 +220,7 @@ def default_detector(monkeypatch: pytest.MonkeyPatch) -> None:
     """The registry's "default" replaced by the stand-in for one test (whether or not the real one exists)."""
     from riskwatch.detectors.series import registry
 
-    pm._register_builtins()  # first, so that it cannot overwrite the stand-in mid-test
+    registry.known_series_detectors()  # built-ins first, so they cannot overwrite the stand-in mid-test
     monkeypatch.setitem(registry.SERIES_DETECTORS, "default", f"{__name__}:_LastValueGap")
 
 

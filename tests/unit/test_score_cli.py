@@ -13,7 +13,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import riskwatch.detectors.series.builtin  # noqa: F401
 from riskwatch.detectors.score import parse_timestamp, register, score_files
 from riskwatch.detectors.series.registry import make_series_detector
 

@@ -17,9 +17,10 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-import riskwatch.detectors.series.builtin  # noqa: F401  (fills the registry)
 from riskwatch.detectors.series.base import SeriesDetector
-from riskwatch.detectors.series.registry import SERIES_DETECTORS, make_series_detector, series_detector_class
+from riskwatch.detectors.series.registry import known_series_detectors, make_series_detector, series_detector_class
+
+SERIES_DETECTORS = known_series_detectors()
 from riskwatch.detectors.series.robust import DefaultDetector, RobustNoveltyDetector
 
 T0 = datetime(2014, 4, 1, tzinfo=timezone.utc)

@@ -36,6 +36,8 @@ LOF and HBOS use PyOD's `decision_function`, which treats rows independently.
 
 from __future__ import annotations
 
+import inspect
+
 import copy
 import importlib
 import math
@@ -306,15 +308,6 @@ def _average_path(n: np.ndarray) -> np.ndarray:
     big = n > 2
     out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
     return out
-
-
-def _register_builtins() -> None:
-    """Import the module that registers the built-in series detectors ("default" among them)."""
-    try:
-        importlib.import_module("riskwatch.detectors.series.builtin")
-    except ModuleNotFoundError as exc:
-        if exc.name != "riskwatch.detectors.series.builtin":
-            raise
 
 
 def build_pyod_model(name: str, params: Mapping[str, Any] | None = None, seed: int = 0) -> Any:
@@ -665,6 +658,13 @@ class _Preset(PyODSeriesDetector):
         super().__init__(self.default_model, **kwargs)
 
 
+# A preset takes every keyword of the generic adapter but `model`: say so, so config
+# validation can check parameter names without building (and importing PyOD).
+_Preset.__init__.__signature__ = inspect.signature(PyODSeriesDetector.__init__).replace(  # type: ignore[attr-defined]
+    parameters=[p for name, p in inspect.signature(PyODSeriesDetector.__init__).parameters.items() if name != "model"]
+)
+
+
 class ECODDetector(_Preset):
     """ECOD: per-feature empirical tail probabilities; no parameters, no randomness, fast."""
 
@@ -769,7 +769,6 @@ class EnsembleDetector(_FeatureDetector):
         if include_default:
             from riskwatch.detectors.series.registry import make_series_detector
 
-            _register_builtins()
             self._default = make_series_detector("default", **dict(default_params or {}))
         n_columns = len(models) + (1 if self._default is not None else 0)
         self._options: dict[str, Any] = {}

@@ -8,6 +8,7 @@ from typing import Any
 from riskwatch.detectors.series.base import SeriesDetector
 
 #: name → "module:Class". Add an entry to make a detector available in config and `riskwatch score`.
+#: Read it through `known_series_detectors()`, which loads the built-in entries first.
 SERIES_DETECTORS: dict[str, str] = {}
 
 #: The detector `riskwatch score` uses when none is named.
@@ -19,7 +20,15 @@ def register(name: str, target: str) -> None:
     SERIES_DETECTORS[name] = target
 
 
+def known_series_detectors() -> dict[str, str]:
+    """Every registered name, the built-in ones (`builtin.py`) included."""
+    import riskwatch.detectors.series.builtin  # noqa: F401 - its register() calls fill the table
+
+    return SERIES_DETECTORS
+
+
 def series_detector_class(name: str) -> type[SeriesDetector]:
+    known_series_detectors()
     try:
         module_name, class_name = SERIES_DETECTORS[name].split(":")
     except KeyError as exc:
