@@ -7,7 +7,7 @@ for an event depends only on the events observed before it and the event itself.
 from __future__ import annotations
 
 import math
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from riskwatch.schemas import Event, Signal
 
@@ -36,6 +36,39 @@ def excess_to_score(excess: float, threshold: float) -> float:
     if excess <= 0:
         return 0.0
     return round(1.0 - math.pow(0.5, excess / threshold), 4)
+
+
+@runtime_checkable
+class Stateful(Protocol):
+    """A detector that names its own state: plain data that `set_state` accepts back."""
+
+    def get_state(self) -> dict[str, Any]: ...
+
+    def set_state(self, state: dict[str, Any]) -> None: ...
+
+
+def detector_state(detector: object) -> dict[str, Any]:
+    """What a restarted worker needs to resume `detector` exactly where it stopped.
+
+    A detector with `get_state` chooses its own state; any other detector's state is its
+    attributes (a shallow copy; the snapshot writer pickles them). Configuration held in
+    attributes travels along, which is harmless: state is only restored into a detector built
+    from the same spec.
+    """
+    if isinstance(detector, Stateful):
+        return {"codec": "get_state", "state": detector.get_state()}
+    return {"codec": "attributes", "state": dict(vars(detector))}
+
+
+def restore_detector_state(detector: object, saved: dict[str, Any]) -> None:
+    """Put back what `detector_state` returned for a detector of the same class and spec."""
+    codec = saved.get("codec")
+    if codec == "get_state" and isinstance(detector, Stateful):
+        detector.set_state(saved["state"])
+    elif codec == "attributes" and not isinstance(detector, Stateful):
+        vars(detector).update(saved["state"])
+    else:
+        raise ValueError(f"state saved with codec {codec!r} does not fit a {type(detector).__name__}")
 
 
 def observe_all(detectors: list[Detector], event: Event) -> list[Signal]:

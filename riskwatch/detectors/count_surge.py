@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 from riskwatch.config.models import CountSurgeConfig
 from riskwatch.detectors.base import excess_to_score
@@ -72,6 +73,36 @@ class CountSurgeDetector:
         if z < self.config.z_threshold:
             return []
         return [self._signal(event, region, bucket, count, mean, z, series.evidence[bucket])]
+
+    def get_state(self) -> dict[str, Any]:
+        """Counts and evidence of every series, as JSON-serialisable plain data."""
+        return {
+            "version": 1,
+            "stream_start": [[source, region, b] for (source, region), b in self._stream_start.items()],
+            "series": [
+                {
+                    "key": list(key),
+                    "first_bucket": s.first_bucket,
+                    "counts": [[b, c] for b, c in sorted(s.counts.items())],
+                    "evidence": [[b, list(ids)] for b, ids in sorted(s.evidence.items())],
+                }
+                for key, s in self._series.items()
+            ],
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Resume from `get_state()` output (after a JSON round trip too)."""
+        if state.get("version") != 1:
+            raise ValueError(f"unknown count_surge state version {state.get('version')!r}")
+        self._stream_start = {(str(src), str(region)): int(b) for src, region, b in state["stream_start"]}
+        self._series = {}
+        for item in state["series"]:
+            source, category, region = item["key"]
+            self._series[(str(source), str(category), str(region))] = _Series(
+                first_bucket=int(item["first_bucket"]),
+                counts={int(b): int(c) for b, c in item["counts"]},
+                evidence={int(b): [str(i) for i in ids] for b, ids in item["evidence"]},
+            )
 
     def _prune(self, series: _Series, bucket: int) -> None:
         horizon = bucket - self.config.history_buckets - 1

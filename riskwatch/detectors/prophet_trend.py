@@ -586,8 +586,7 @@ class ProphetTrendDetector:
         """Counts history and forecast tables (not the Stan fits): JSON-serialisable plain data.
 
         A worker restored from it keeps scoring against the saved forecasts until each series'
-        next refit is due. The cold-start baseline is not saved: a series still on it warms it up
-        again from events (`cold_start_warmup_buckets`).
+        next refit is due; a series still on the cold-start baseline keeps that baseline too.
         """
         return {
             "version": 1,
@@ -603,6 +602,7 @@ class ProphetTrendDetector:
                     "forecast": [[b, *v] for b, v in sorted(s.forecast.items())],
                     "alerted": [[b, *v] for b, v in sorted(s.alerted.items())],
                     "growth_day": s.growth_day,
+                    "cold": None if s.cold is None else s.cold.get_state(),
                 }
                 for key, s in self._series.items()
             ],
@@ -627,6 +627,10 @@ class ProphetTrendDetector:
                 alerted={int(b): (float(sc), float(up)) for b, sc, up in item["alerted"]},
                 growth_day=None if item["growth_day"] is None else int(item["growth_day"]),
             )
+            if item.get("cold") is not None:
+                cold = CountSurgeDetector(self._cold_config)
+                cold.set_state(item["cold"])
+                self._series[(str(source), str(category), str(region))].cold = cold
         self.fits = int(state.get("fits", 0))
 
     # ------------------------------------------------------------------ introspection

@@ -7,6 +7,7 @@ the detector's index and the field.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from riskwatch.config.models import DetectorSpec, DetectorsConfig, HardRule, TaxonomyConfig, Watch
-from riskwatch.detectors.base import Detector
+from riskwatch.detectors.base import Detector, detector_state, restore_detector_state
 from riskwatch.schemas import Event, Signal, stable_id
 
 
@@ -108,18 +109,36 @@ def watch_matches(watch: Watch, event: Event) -> bool:
     )
 
 
+def spec_digest(spec: DetectorSpec) -> str:
+    """A fingerprint of everything configured for one detector: equal digests, same detector.
+
+    Saved state is restored, and kept across a config reload, only into a detector whose spec
+    has the same digest.
+    """
+    canonical = spec.model_dump_json(exclude_defaults=False, round_trip=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
 class Watched:
     """A detector behind its config's filters, emitting signals under the config's name.
 
     Two configured detectors of one type get distinct names, so their signals (and signal
-    ids) never collide.
+    ids) never collide. `digest` fingerprints the spec it was built from (`spec_digest`).
     """
 
-    def __init__(self, name: str, watch: Watch, inner: Detector) -> None:
+    def __init__(self, name: str, watch: Watch, inner: Detector, digest: str = "") -> None:
         self.name = name
         self.watch = watch
         self.inner = inner
+        self.digest = digest
         self._inner_name = inner.name
+
+    def get_state(self) -> dict[str, Any]:
+        """The inner detector's state (see `detector_state`)."""
+        return detector_state(self.inner)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        restore_detector_state(self.inner, state)
 
     def accepts(self, event: Event) -> bool:
         return watch_matches(self.watch, event) and self.inner.accepts(event)
@@ -135,16 +154,16 @@ class Watched:
         )
 
 
+def build_detector(index: int, spec: DetectorSpec, taxonomy: TaxonomyConfig) -> Watched:
+    """One configured detector, fresh (no state), behind its watch filters."""
+    params = validated_params(index, spec, taxonomy)
+    inner = DETECTOR_TYPES[spec.type].build(params, taxonomy)
+    return Watched(spec.name, spec.watch, inner, spec_digest(spec))
+
+
 def build_detectors(config: DetectorsConfig, taxonomy: TaxonomyConfig) -> list[Detector]:
     """Every enabled detector of the config, in config order."""
-    detectors: list[Detector] = []
-    for index, spec in enumerate(config.detectors):
-        if not spec.enabled:
-            continue
-        params = validated_params(index, spec, taxonomy)
-        inner = DETECTOR_TYPES[spec.type].build(params, taxonomy)
-        detectors.append(Watched(spec.name, spec.watch, inner))
-    return detectors
+    return [build_detector(index, spec, taxonomy) for index, spec in enumerate(config.detectors) if spec.enabled]
 
 
 def params_of(config: DetectorsConfig, name: str, taxonomy: TaxonomyConfig | None = None) -> BaseModel:

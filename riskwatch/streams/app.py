@@ -6,6 +6,10 @@ normalize (raw.* → events | deadletter) → detect (events → signals | deadl
 Values travel as JSON bytes produced by our pydantic models, so every topic's schema is the
 one `riskwatch schema export` writes. No agent ever stops on bad input: anything that fails
 goes to the dead-letter topic with the reason and the original bytes.
+
+Detector, event-time gate and grader state is snapshotted to `data_dir/state` by the agents
+(every `SNAPSHOT_EVERY_S`) and at clean shutdown, and restored when the app is built
+(`streams/state.py`); `detectors.yaml` is re-read when it changes (`streams/reload.py`).
 """
 
 from __future__ import annotations
@@ -27,8 +31,15 @@ from riskwatch.settings import Settings
 from riskwatch.streams import topics as T
 from riskwatch.streams.normalize import partition_key
 from riskwatch.streams.pipeline import DetectStage, NormalizeStage
+from riskwatch.streams.reload import ConfigReloader
+from riskwatch.streams.state import Snapshotter, StateStore
 
 log = logging.getLogger(__name__)
+
+#: Seconds between state snapshots taken by the detect and grade agents (and one at clean shutdown).
+SNAPSHOT_EVERY_S = 30.0
+#: Seconds between checks of detectors.yaml for changes (hot reload).
+RELOAD_POLL_S = 5.0
 
 
 def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> Any:
@@ -74,6 +85,13 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
     grader = Grader(config, regions)
     store = WarningStore(settings.database_url)
     store.create_schema()
+    # Warm start: detector, gate and grader state from the last snapshot (see streams/state.py).
+    state = StateStore(settings.data_dir / "state")
+    snapshots = Snapshotter(state, SNAPSHOT_EVERY_S)
+    restored = state.restore_stage(detect)
+    state.restore_grader(grader, restored)
+    log.warning("%s", restored.describe())
+    reloader = ConfigReloader(config.directory / "detectors.yaml", detect, config.taxonomy)
 
     raw_in = _raw_topic(app, T.RAW_HOTLINE.name, T.RAW_POLICE.name, T.RAW_SENSOR.name)
     events_topic = _raw_topic(app, T.EVENTS.name)
@@ -124,6 +142,10 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
                 await dead_letter(late)
             for signal in signals:
                 await signals_topic.send(key=partition_key(event).encode(), value=signal.model_dump_json().encode())
+            if snapshots.due("detect"):
+                await app.producer.flush()  # the snapshot then covers only events whose signals are written
+                state.save_stage(detect)
+                snapshots.saved("detect")
 
     @app.agent(signals_topic, name="riskwatch.grade")
     async def grade_agent(stream: Any) -> None:
@@ -137,6 +159,10 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
             if warning is not None:
                 log.warning("%s %s v%d %s", warning.msg_type.value, warning.level.value, warning.version, warning.title)
                 await warnings_topic.send(key=warning.warning_id.encode(), value=warning.model_dump_json().encode())
+            if snapshots.due("grader"):
+                await app.producer.flush()
+                state.save_grader(grader)
+                snapshots.saved("grader")
 
     @app.agent(warnings_topic, name="riskwatch.store")
     async def store_agent(stream: Any) -> None:
@@ -147,5 +173,15 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
             except Exception as exc:  # noqa: BLE001
                 await dead_letter(internal_error("store", raw, message, exc))
 
+    @app.timer(interval=RELOAD_POLL_S)
+    async def reload_detectors() -> None:
+        reloader.check()
+
+    def save_state() -> None:
+        """Snapshot everything; the worker calls it at clean shutdown, after the agents stopped."""
+        state.save_stage(detect)
+        state.save_grader(grader)
+
     app.riskwatch_store = store  # type: ignore[attr-defined]
+    app.riskwatch_save_state = save_state  # type: ignore[attr-defined]
     return app

@@ -52,6 +52,13 @@ class ReadyWorker(faust.Worker):
             self._ready_path.unlink()
         await super().on_stop()
 
+    async def on_shutdown(self) -> None:
+        """After the agents have stopped: snapshot detector and grader state for the next start."""
+        save_state = getattr(self.app, "riskwatch_save_state", None)
+        if save_state is not None:
+            save_state()
+        await super().on_shutdown()
+
 
 def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     """Blocks until SIGINT/SIGTERM; Faust commits what it processed before it exits."""
