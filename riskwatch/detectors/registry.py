@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -115,7 +116,7 @@ def spec_digest(spec: DetectorSpec) -> str:
     Saved state is restored, and kept across a config reload, only into a detector whose spec
     has the same digest.
     """
-    canonical = spec.model_dump_json(exclude_defaults=False, round_trip=True)
+    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)  # key order is not meaning
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
