@@ -1,216 +1,315 @@
-"""Fuse signals into graded warnings: one incident per (street, category group, time span).
+"""Fuse signals into graded warnings and publish their Alerts, Updates and Cancels.
 
-A signal joins the open incident of its street and category group when it is within the
-correlation window of that incident's latest signal; otherwise it opens a new one. The fused
-score is the strongest signal's score plus a bonus for every further independent source and
-for a large affected population; levels come from `grading.yaml` score bands and hard rules.
-A warning is published as an Alert when an incident first reaches a level, and as an Update
-when its level rises or a new source corroborates it.
+Routing a signal to an incident, in order:
+1. an incident of the signal's own category group on its street, or on a neighbouring street
+   (`neighbour_radius_km`), within the correlation window: the signal joins it, and the warning
+   stays placed on the street the incident was first seen in. If that incident was inhibited
+   by a higher warning that is still open, the signal corroborates the covering one instead;
+2. an open incident of a cause group (`related_groups`: water → flooding) on the street or a
+   neighbour, within the window: the signal corroborates it — evidence, and a new source
+   counts as corroboration — instead of raising a warning of its own;
+3. otherwise a new incident, whose id depends only on the street, the group and the
+   correlation window it began in, so a replay of the same input yields the same ids.
+
+Publishing: an Alert when an incident first reaches a level; an Update when its level rises
+(by a hard rule or its fused score entering a higher band) or a new source corroborates it; a
+Cancel when feedback marks it a false alarm or cancelled, a silence for planned work covers
+it, or a related higher warning covers it (inhibition). Feedback `resolved`/`closed` stops
+Updates without a Cancel. A repeated signal id changes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
 from datetime import datetime
+from typing import Any
 
+from riskwatch.alerts.fusion import Grade, grade_incident
+from riskwatch.alerts.incidents import GraderState, Incident, Phase
+from riskwatch.alerts.messages import WarningWriter
+from riskwatch.alerts.muting import SilenceLike, SilenceProvider, matching_silence, no_silences
+from riskwatch.alerts.neighbours import Neighbourhood
 from riskwatch.config.loader import CityConfig
 from riskwatch.config.regions import RegionIndex
 from riskwatch.detectors.registry import rule_levels
-from riskwatch.schemas import (
-    Level,
-    MsgType,
-    Signal,
-    SignalKind,
-    SignalSummary,
-    Source,
-    Warning,
-    stable_id,
-)
+from riskwatch.schemas import MsgType, Signal, SignalKind, Warning, WarningStatus, stable_id
 
-ROMAN = {Level.I: "Ⅰ", Level.II: "Ⅱ", Level.III: "Ⅲ", Level.IV: "Ⅳ"}
-MAX_EVIDENCE_SIGNALS = 12
+__all__ = ["Grader"]
 
+log = logging.getLogger(__name__)
 
-@dataclass
-class Incident:
-    """What is known about one incident so far."""
-
-    warning_id: str
-    street: str
-    group: str
-    first_seen: datetime
-    last_seen: datetime
-    best_by_source: dict[Source, Signal] = field(default_factory=dict)
-    hard_rules: dict[str, Signal] = field(default_factory=dict)
-    recent: list[Signal] = field(default_factory=list)
-    published_level: Level | None = None
-    published_sources: frozenset[Source] = frozenset()
-    version: int = 0
+_CANCELLING = frozenset({WarningStatus.false_alarm, WarningStatus.cancelled})
+_SETTLING = frozenset({WarningStatus.resolved, WarningStatus.closed})
 
 
 class Grader:
-    """Keeps open incidents and turns each signal into zero or one warning message."""
+    """Keeps incidents and turns each signal into the warning messages it causes.
 
-    def __init__(self, config: CityConfig, regions: RegionIndex | None = None) -> None:
+    `silences` is called on every signal for the silences in force (planned work); it must be
+    cheap (e.g. a cached list refreshed by the caller).
+    """
+
+    def __init__(self, config: CityConfig, regions: RegionIndex | None = None, *, silences: SilenceProvider | None = None) -> None:
         self.grading = config.grading
-        self.routing = config.routing
-        self.taxonomy = config.taxonomy
         self.regions = regions or RegionIndex(config.regions)
         self._group_of = {c: g for g, cats in self.grading.category_groups.items() for c in cats}
         # Hard rules of grading.yaml plus the least levels analysts gave their own rules.
         self.hard_rules = [*self.grading.hard_rules, *rule_levels(config.detectors, config.taxonomy)]
-        self._open: dict[tuple[str, str], Incident] = {}
+        self.neighbourhood = Neighbourhood(self.regions, self.grading.neighbour_radius_km)
+        self.writer = WarningWriter(config, self.regions, self.hard_rules)
+        self._silences = silences or no_silences
+        self._by_id: dict[str, Incident] = {}
+        self._current: dict[tuple[str, str], str] = {}  # (street, group) → latest incident there
+        self._owner: dict[str, str] = {}  # signal id → warning id, to drop repeats
 
     def group_of(self, category: str) -> str:
         return self._group_of.get(category, category)
 
-    def grade(self, signal: Signal) -> Warning | None:
-        """Add a signal to its incident; return a warning message if one should be published.
+    # ------------------------------------------------------------------ public API
+
+    def process(self, signal: Signal) -> list[Warning]:
+        """Add a signal to its incident; return every message to publish, in order.
 
         Sensor-health signals (stuck, flat, silent sensors) are for maintenance: they stay on the
         signals topic and never become a command-center warning.
         """
-        if signal.kind is SignalKind.health:
-            return None
-        incident = self._incident_for(signal)
-        self._absorb(incident, signal)
-        score, reasons = self._fused_score(incident)
-        level = self._level(score, incident)
-        if level is None:
-            return None
-        sources = frozenset(incident.best_by_source)
-        if incident.published_level is not None and level.rank <= incident.published_level.rank and sources <= incident.published_sources:
-            return None
-        msg_type = MsgType.alert if incident.published_level is None else MsgType.update
-        incident.version += 1
-        incident.published_level = level if incident.published_level is None else max(level, incident.published_level, key=lambda lv: lv.rank)
-        incident.published_sources = sources
-        return self._warning(incident, incident.published_level, msg_type, score, reasons, signal.at)
+        if signal.kind is SignalKind.health or signal.signal_id in self._owner:
+            return []
+        street = self._street_of(signal.region_code)
+        incident, related, note = self._route(signal, street, self.group_of(signal.category))
+        silence = None
+        if incident.phase is Phase.open:
+            targets = [(signal.region_code, signal.category), (incident.street, self.writer.category_of(incident))]
+            silence = matching_silence(self._silences(), targets, signal.at)
+        incident.absorb(signal, related=related, scored=silence is None)
+        self._owner[signal.signal_id] = incident.warning_id
+        if note:
+            incident.note(note)
+        if incident.phase is not Phase.open:
+            return []  # resolved or closed: absorbed silently
+        if silence is not None:
+            return self._silence(incident, silence, signal.at)
+        if not incident.best_by_source:
+            return []  # every own-group signal so far was silenced
+        grade = self._grade(incident)
+        if grade.level is None:
+            return []
+        return self._publish(incident, grade, signal.at)
 
-    # ------------------------------------------------------------------ incidents
+    def grade(self, signal: Signal) -> Warning | None:
+        """The first message `process` gives (the signal's own incident), for single-message callers.
 
-    def _incident_for(self, signal: Signal) -> Incident:
-        street = self.regions.at_level(signal.region_code, "street") if signal.region_code in self.regions else signal.region_code
-        group = self.group_of(signal.category)
-        key = (street, group)
-        incident = self._open.get(key)
+        Prefer `process`: it also returns Cancels of warnings the signal's incident inhibits.
+        """
+        messages = self.process(signal)
+        return messages[0] if messages else None
+
+    def apply_feedback(self, warning_id: str, to_status: WarningStatus, *, at: datetime | None = None, reason: str = "") -> list[Warning]:
+        """Follow a command-center transition of a warning.
+
+        false_alarm / cancelled close the incident and publish a Cancel (unless one was already
+        published); resolved / closed stop further Updates without a Cancel; in_progress after
+        resolved re-opens Updates. Later signals within the window are absorbed silently.
+        Unknown (e.g. long expired) warnings are ignored.
+        """
+        incident = self._by_id.get(warning_id)
+        if incident is None:
+            log.debug("feedback for %s ignored: no such incident in memory", warning_id)
+            return []
+        at = at or incident.last_seen
+        why = f"{to_status.value} by the command center" + (f": {reason}" if reason else "")
+        if to_status in _CANCELLING:
+            message = self._cancel(incident, f"closed as {why}", at)
+            return [message] if message else []
+        if to_status in _SETTLING and incident.phase is Phase.open:
+            incident.phase, incident.closed_reason = Phase.resolved, why
+        elif to_status is WarningStatus.in_progress and incident.phase is Phase.resolved:
+            incident.phase, incident.closed_reason = Phase.open, None
+        return []
+
+    def expire(self, now: datetime) -> list[str]:
+        """Forget incidents whose last signal is older than `incident_idle_close` before `now`.
+
+        No Cancel is published: this only bounds memory. Returns the forgotten warning ids.
+        """
+        if now.tzinfo is None:
+            raise ValueError(f"expire needs a timezone-aware time, got the naive {now.isoformat()}")
+        cutoff = now - self.grading.incident_idle_close
+        gone = sorted(wid for wid, incident in self._by_id.items() if incident.last_seen < cutoff)
+        for wid in gone:
+            incident = self._by_id.pop(wid)
+            if self._current.get((incident.street, incident.group)) == wid:
+                del self._current[(incident.street, incident.group)]
+            for signal_id in incident.signal_ids:
+                if self._owner.get(signal_id) == wid:
+                    del self._owner[signal_id]
+        return gone
+
+    def incident(self, warning_id: str) -> Incident | None:
+        """A copy of what the grader knows about one warning's incident."""
+        incident = self._by_id.get(warning_id)
+        return incident.model_copy(deep=True) if incident else None
+
+    def get_state(self) -> dict[str, Any]:
+        """A JSON-safe snapshot of every remembered incident, for `set_state` after a restart."""
+        incidents = sorted(self._by_id.values(), key=lambda i: (i.first_seen, i.warning_id))
+        return GraderState(incidents=incidents).model_dump(mode="json")
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Replace what the grader remembers with a `get_state` snapshot (validated)."""
+        snapshot = GraderState.model_validate(state)
+        self._by_id = {i.warning_id: i for i in snapshot.incidents}
+        self._current = {}
+        self._owner = {}
+        for incident in sorted(snapshot.incidents, key=lambda i: (i.first_seen, i.warning_id)):
+            self._current[(incident.street, incident.group)] = incident.warning_id
+            self._owner.update(dict.fromkeys(incident.signal_ids, incident.warning_id))
+
+    # ------------------------------------------------------------------ routing
+
+    def _street_of(self, region_code: str) -> str:
+        return self.regions.at_level(region_code, "street") if region_code in self.regions else region_code
+
+    def _route(self, signal: Signal, street: str, group: str) -> tuple[Incident, bool, str | None]:
+        """(incident, whether the signal is related evidence, an evidence note) for a signal."""
         window = self.grading.correlation_window
-        if incident is None or signal.at - incident.last_seen > window or incident.first_seen - signal.at > window:
-            # The id depends only on the street, the group and the correlation window the
-            # incident began in, so a replay of the same input yields the same ids.
-            window_s = int(window.total_seconds())
-            epoch = int(signal.at.timestamp()) // window_s * window_s
-            incident = Incident(
-                warning_id=stable_id("warning", street, group, epoch),
-                street=street,
-                group=group,
-                first_seen=signal.at,
-                last_seen=signal.at,
-            )
-            self._open[key] = incident
+        own = self._find(street, group, signal.at)
+        if own is not None:
+            incident, km = own
+            cover = self._by_id.get(incident.covered_by) if incident.covered_by else None
+            if cover is not None and cover.phase is Phase.open and cover.fits(signal.at, window):
+                return cover, True, self._related_note(street, group, cover)
+            return incident, False, self._neighbour_note(street, km) if km else None
+        for cause in self.grading.causes_of(group):
+            found = self._find(street, cause, signal.at, live_only=True)
+            if found is not None:
+                return found[0], True, self._related_note(street, group, found[0])
+        return self._new_incident(street, group, signal.at), False, None
+
+    def _find(self, street: str, group: str, at: datetime, *, live_only: bool = False) -> tuple[Incident, float] | None:
+        """The incident of `group` on `street` or its nearest neighbour that `at` falls in."""
+        for code, km in self.neighbourhood.reach(street):
+            wid = self._current.get((code, group))
+            incident = self._by_id.get(wid) if wid else None
+            if incident is None or not incident.fits(at, self.grading.correlation_window):
+                continue
+            if live_only and incident.phase is not Phase.open:
+                continue
+            return incident, km
+        return None
+
+    def _new_incident(self, street: str, group: str, at: datetime) -> Incident:
+        window_s = int(self.grading.correlation_window.total_seconds())
+        epoch = int(at.timestamp()) // window_s * window_s
+        warning_id = stable_id("warning", street, group, epoch)
+        existing = self._by_id.get(warning_id)
+        if existing is not None:
+            return existing  # a late signal of an earlier incident here, in its own window
+        incident = Incident(warning_id=warning_id, street=street, group=group, first_seen=at, last_seen=at)
+        self._by_id[warning_id] = incident
+        self._current[(street, group)] = warning_id
         return incident
 
-    @staticmethod
-    def _absorb(incident: Incident, signal: Signal) -> None:
-        incident.last_seen = max(incident.last_seen, signal.at)
-        incident.first_seen = min(incident.first_seen, signal.at)
-        best = incident.best_by_source.get(signal.source)
-        if best is None or signal.score > best.score:
-            incident.best_by_source[signal.source] = signal
-        if signal.hard_rule:
-            held = incident.hard_rules.get(signal.hard_rule)
-            if held is None or signal.score > held.score:
-                incident.hard_rules[signal.hard_rule] = signal
-        incident.recent = (incident.recent + [signal])[-MAX_EVIDENCE_SIGNALS:]
+    def _neighbour_note(self, street: str, km: float) -> str:
+        return f"signals in neighbouring street {self._name(street)} ({street}, {km:.1f} km away) joined this incident"
 
-    # ------------------------------------------------------------------ scoring
+    def _related_note(self, street: str, group: str, cause: Incident) -> str:
+        where = "the same street" if street == cause.street else f"neighbouring street {self._name(street)} ({street})"
+        return f"{group} signals in {where} corroborate this {cause.group} incident (related_groups: {cause.group} → {group})"
 
-    def _fused_score(self, incident: Incident) -> tuple[float, list[str]]:
-        ranked = sorted(incident.best_by_source.values(), key=lambda s: s.score, reverse=True)
-        score = ranked[0].score
-        reasons = [f"strongest signal {ranked[0].detector} ({ranked[0].source.value}) scored {score:.2f}"]
-        if score > self.grading.single_source_cap:
-            score = self.grading.single_source_cap
-            reasons.append(f"one source alone counts at most {score:.2f}")
-        extra = len(ranked) - 1
-        if extra:
-            bonus = extra * self.grading.corroboration_bonus
-            score += bonus
-            names = ", ".join(s.source.value for s in ranked)
-            reasons.append(f"corroborated by {len(ranked)} independent sources ({names}): +{bonus:.2f}")
+    def _name(self, code: str) -> str:
+        return self.regions.full_name(code) if code in self.regions else code
+
+    # ------------------------------------------------------------------ publishing
+
+    def _grade(self, incident: Incident) -> Grade:
         region = self.regions.get(incident.street)
-        population = region.population if region else 0
-        for threshold, bonus in sorted(self.grading.population_bonus.items(), reverse=True):
-            if population >= threshold:
-                score += bonus
-                reasons.append(f"population {population:,} ≥ {threshold:,}: +{bonus:.2f}")
-                break
-        return min(round(score, 4), 1.0), reasons
+        return grade_incident(incident, self.grading, self.hard_rules, region.population if region else 0)
 
-    def _level(self, score: float, incident: Incident) -> Level | None:
-        level: Level | None = None
-        for band in sorted(self.grading.bands, key=lambda b: b.min_score, reverse=True):
-            if score >= band.min_score:
-                level = band.level
-                break
-        for rule in self.hard_rules:
-            if rule.rule in incident.hard_rules and (level is None or rule.level.rank > level.rank):
-                level = rule.level
-        if level is None and score < self.grading.min_score:
+    def _publish(self, incident: Incident, grade: Grade, at: datetime) -> list[Warning]:
+        assert grade.level is not None
+        cover = self._covering(incident, grade)
+        if cover is not None:
+            message = self._inhibit(incident, cover, at)
+            return [message] if message else []
+        previous = incident.published_level
+        level = grade.level if previous is None or grade.level.rank > previous.rank else previous
+        new_sources = incident.sources - incident.published_sources
+        if previous is not None and level is previous and not new_sources:
+            return []
+        lead: list[str] = []
+        if previous is not None and level is not previous:
+            lead.append(f"level rises {previous.value} → {level.value}")
+        if previous is not None and new_sources:
+            lead.append(f"newly corroborated by {', '.join(sorted(s.value for s in new_sources))}")
+        incident.version += 1
+        msg_type = MsgType.alert if previous is None else MsgType.update
+        incident.published_level, incident.published_sources, incident.published_score = level, incident.sources, grade.score
+        messages = [self.writer.write(incident, grade, level, msg_type, at, lead)]
+        messages += self._inhibit_covered(incident, at)
+        return messages
+
+    def _covering(self, incident: Incident, grade: Grade) -> Incident | None:
+        """An open, published cause incident nearby whose level is above this incident's."""
+        assert grade.level is not None
+        level_rank = max(grade.level.rank, incident.published_level.rank if incident.published_level else 0)
+        for cause in self.grading.causes_of(incident.group):
+            for code, _km in self.neighbourhood.reach(incident.street):
+                other = self._current_incident(code, cause)
+                if (
+                    other is not None
+                    and other.phase is Phase.open
+                    and other.published_level is not None
+                    and other.published_level.rank > level_rank
+                    and other.overlaps(incident, self.grading.correlation_window)
+                ):
+                    return other
+        return None
+
+    def _inhibit_covered(self, cause: Incident, at: datetime) -> list[Warning]:
+        """Cancel lower effect-group warnings nearby that this (just published) one now covers."""
+        assert cause.published_level is not None
+        messages: list[Warning] = []
+        for effect_group in self.grading.related_groups.get(cause.group, []):
+            for code, _km in self.neighbourhood.reach(cause.street):
+                effect = self._current_incident(code, effect_group)
+                if (
+                    effect is not None
+                    and effect.phase is Phase.open
+                    and effect.overlaps(cause, self.grading.correlation_window)
+                    and (effect.published_level is None or effect.published_level.rank < cause.published_level.rank)
+                ):
+                    message = self._inhibit(effect, cause, at)
+                    if message is not None:
+                        messages.append(message)
+        return messages
+
+    def _inhibit(self, lower: Incident, cover: Incident, at: datetime) -> Warning | None:
+        """Mark `lower` covered by `cover`; a Cancel if `lower` was published."""
+        assert cover.published_level is not None
+        lower.covered_by = cover.warning_id
+        if lower.published and lower.warning_id not in cover.covers:
+            cover.covers.append(lower.warning_id)
+        title = self.writer.title(cover, cover.published_level)
+        return self._cancel(lower, f"inhibited: covered by warning {cover.warning_id} ({title}, level {cover.published_level.value})", at)
+
+    def _silence(self, incident: Incident, silence: SilenceLike, at: datetime) -> list[Warning]:
+        incident.note(f"signals during silence {silence.silence_id} absorbed without warning: {silence.reason}")
+        if not incident.published:
+            return []
+        message = self._cancel(incident, f"silenced by {silence.reason} (silence {silence.silence_id})", at)
+        return [message] if message else []
+
+    def _cancel(self, incident: Incident, reason: str, at: datetime) -> Warning | None:
+        """Close the incident; a Cancel message if it was published and not cancelled yet."""
+        if incident.phase is not Phase.closed:
+            incident.close(reason)
+        if incident.published_level is None or incident.cancel_published:
             return None
-        return level
+        incident.version += 1
+        incident.cancel_published = True
+        return self.writer.write(incident, self._grade(incident), incident.published_level, MsgType.cancel, at, [f"cancelled: {reason}"])
 
-    # ------------------------------------------------------------------ message
-
-    def _warning(self, incident: Incident, level: Level, msg_type: MsgType, score: float, reasons: list[str], at: datetime) -> Warning:
-        category = self._category(incident)
-        category_name = self.taxonomy.category(category).name
-        region = self.regions.get(incident.street)
-        region_name = self.regions.full_name(incident.street) if region else incident.street
-        band = next((b for b in self.grading.bands if b.level is level), None)
-        explanation = [*reasons]
-        if band is not None and score >= band.min_score:
-            explanation.append(f"level {level.value}: fused score {score:.2f} ≥ band {band.min_score:.2f}")
-        for rule in self.hard_rules:
-            if rule.rule in incident.hard_rules:
-                explanation.append(f"hard rule {rule.rule} → at least level {rule.level.value}: {incident.hard_rules[rule.rule].reason}")
-        explanation += [f"{s.detector}: {s.reason}" for s in sorted(incident.best_by_source.values(), key=lambda s: s.source.value)]
-        evidence = {s.signal_id: s for s in [*incident.best_by_source.values(), *incident.hard_rules.values(), *incident.recent]}
-        return Warning(
-            warning_id=incident.warning_id,
-            version=incident.version,
-            msg_type=msg_type,
-            level=level,
-            region_code=incident.street,
-            region_name=region_name,
-            district_code=region.district_code if region else incident.street[:6],
-            category=category,
-            category_name=category_name,
-            title=f"{region_name}{category_name}{level.colour_zh}预警[{ROMAN[level]}级/{level.label_zh}]",
-            department=self.routing.department_for(incident.street, category),
-            first_seen=incident.first_seen,
-            updated_at=at,
-            score=score,
-            sources=tuple(sorted(incident.best_by_source, key=lambda s: s.value)),
-            explanation=tuple(explanation),
-            signals=tuple(_summary(s) for s in sorted(evidence.values(), key=lambda s: (s.at, s.signal_id))),
-        )
-
-    def _category(self, incident: Incident) -> str:
-        members = self.grading.category_groups.get(incident.group)
-        return members[0] if members else incident.group
-
-
-def _summary(signal: Signal) -> SignalSummary:
-    return SignalSummary(
-        signal_id=signal.signal_id,
-        detector=signal.detector,
-        kind=signal.kind,
-        source=signal.source,
-        region_code=signal.region_code,
-        at=signal.at,
-        score=signal.score,
-        observed=signal.observed,
-        expected=signal.expected,
-        reason=signal.reason,
-    )
+    def _current_incident(self, street: str, group: str) -> Incident | None:
+        wid = self._current.get((street, group))
+        return self._by_id.get(wid) if wid else None

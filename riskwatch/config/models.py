@@ -194,6 +194,20 @@ class GradingConfig(_Config):
         default_factory=dict,
         description="Categories that describe one kind of incident, fused into one warning (group → categories)",
     )
+    neighbour_radius_km: Annotated[float, Field(ge=0)] = Field(
+        default=0.0,
+        description="Streets of one district whose centroids are this close are neighbours: "
+        "a signal in one joins an open incident of its group in the other (0 = same street only)",
+    )
+    related_groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Cause group → groups it brings about; their signals corroborate an open cause "
+        "incident nearby instead of raising their own warning, and a higher cause warning inhibits theirs",
+    )
+    incident_idle_close: timedelta = Field(
+        default=timedelta(hours=6),
+        description="An incident with no signal for this long is forgotten (no Cancel) to bound memory",
+    )
 
     @model_validator(mode="after")
     def _bands_cover(self) -> GradingConfig:
@@ -207,6 +221,55 @@ class GradingConfig(_Config):
         if len(grouped) != len(set(grouped)):
             raise ValueError("a category may belong to only one category group")
         return self
+
+    @model_validator(mode="after")
+    def _windows_ordered(self) -> GradingConfig:
+        if self.correlation_window <= timedelta(0):
+            raise ValueError(f"correlation_window must be positive, got {self.correlation_window}")
+        if self.incident_idle_close < self.correlation_window:
+            raise ValueError(
+                f"incident_idle_close ({self.incident_idle_close}) must be at least correlation_window "
+                f"({self.correlation_window}): an incident may not be forgotten while signals can still join it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _related_groups_known(self) -> GradingConfig:
+        known = sorted(self.category_groups)
+        for cause, effects in self.related_groups.items():
+            for name in [cause, *effects]:
+                if name not in self.category_groups:
+                    raise ValueError(f"related_groups.{cause}: unknown group {name!r}; expected one of {known}")
+            if cause in effects:
+                raise ValueError(f"related_groups.{cause}: a group cannot be related to itself")
+        if cycle := _find_cycle(self.related_groups):
+            raise ValueError(f"related_groups must not form a cycle: {' → '.join(cycle)}")
+        return self
+
+    def causes_of(self, group: str) -> list[str]:
+        """Groups whose incidents a signal of `group` corroborates, in config order."""
+        return [cause for cause, effects in self.related_groups.items() if group in effects]
+
+
+def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    """A path that returns to its start in the directed graph `edges`, or None."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return None
+        for nxt in edges.get(node, []):
+            if found := visit(nxt, [*path, node]):
+                return found
+        done.add(node)
+        return None
+
+    for start in edges:
+        if found := visit(start, []):
+            return found
+    return None
 
 
 # --------------------------------------------------------------------------- routing.yaml

@@ -16,7 +16,7 @@ def _signal(source: Source, score: float, minutes: float = 0, category: str = "w
     from tests.factories import T0
 
     return Signal(
-        signal_id=f"{source.value}-{score}-{minutes}-{hard_rule}",
+        signal_id=f"{source.value}-{score}-{minutes}-{hard_rule}-{street}-{category}",
         detector="test",
         kind=SignalKind.surge,
         source=source,
@@ -62,7 +62,7 @@ def test_hard_rule_sets_a_floor() -> None:
 def test_separate_streets_groups_and_times_are_separate_warnings() -> None:
     grader = Grader(CONFIG)
     a = grader.grade(_signal(Source.sensor, 0.9))
-    b = grader.grade(_signal(Source.sensor, 0.9, street="410105001"))
+    b = grader.grade(_signal(Source.sensor, 0.9, street="410102001"))  # another district: never a neighbour
     c = grader.grade(_signal(Source.sensor, 0.9, category="gas_supply"))
     d = grader.grade(_signal(Source.sensor, 0.9, minutes=60 * 5))
     ids = {w.warning_id for w in (a, b, c, d) if w is not None}

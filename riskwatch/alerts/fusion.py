@@ -1,0 +1,73 @@
+"""Fused score and level of an incident, from grading.yaml alone.
+
+Fused score = the strongest own-group signal's score (at most `single_source_cap`) +
+`corroboration_bonus` for every further independent source, counting sources seen only
+through related-group signals, + the population bonus of the street, capped at 1. The level
+is the highest score band reached, raised to the floor of any hard rule that fired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from riskwatch.alerts.incidents import Incident
+from riskwatch.config.models import GradingConfig, HardRule
+from riskwatch.schemas import Level
+
+
+@dataclass(frozen=True)
+class Grade:
+    """An incident's fused score, its level (None: below every band), and why."""
+
+    score: float
+    level: Level | None
+    reasons: tuple[str, ...]
+
+
+def fused_score(incident: Incident, grading: GradingConfig, population: int) -> tuple[float, list[str]]:
+    """The incident's fused score and one explanation line per term."""
+    ranked = sorted(incident.best_by_source.values(), key=lambda s: (s.score, s.source.value), reverse=True)
+    top = ranked[0]
+    score = top.score
+    reasons = [f"strongest signal {top.detector} ({top.source.value}) scored {score:.2f}"]
+    if score > grading.single_source_cap:
+        score = grading.single_source_cap
+        reasons.append(f"one source alone counts at most {score:.2f}")
+    sources = sorted(incident.sources, key=lambda s: s.value)
+    extra = len(sources) - 1
+    if extra:
+        bonus = extra * grading.corroboration_bonus
+        score += bonus
+        via_related = sorted(s.value for s in set(incident.related_by_source) - set(incident.best_by_source))
+        related_note = f"; {', '.join(via_related)} through related signals" if via_related else ""
+        names = ", ".join(s.value for s in sources)
+        reasons.append(f"corroborated by {len(sources)} independent sources ({names}{related_note}): +{bonus:.2f}")
+    for threshold, bonus in sorted(grading.population_bonus.items(), reverse=True):
+        if population >= threshold:
+            score += bonus
+            reasons.append(f"population {population:,} ≥ {threshold:,}: +{bonus:.2f}")
+            break
+    return min(round(score, 4), 1.0), reasons
+
+
+def level_for(score: float, incident: Incident, grading: GradingConfig, hard_rules: list[HardRule]) -> Level | None:
+    """The highest band the score reaches, raised to any fired hard rule's floor."""
+    level: Level | None = None
+    for band in sorted(grading.bands, key=lambda b: b.min_score, reverse=True):
+        if score >= band.min_score:
+            level = band.level
+            break
+    for rule in hard_rules:
+        if rule.rule in incident.hard_rules and (level is None or rule.level.rank > level.rank):
+            level = rule.level
+    return level
+
+
+def grade_incident(incident: Incident, grading: GradingConfig, hard_rules: list[HardRule], population: int) -> Grade:
+    """Score and level of an incident that has at least one own-group signal."""
+    score, reasons = fused_score(incident, grading, population)
+    level = level_for(score, incident, grading, hard_rules)
+    fired = any(rule.rule in incident.hard_rules for rule in hard_rules)
+    if score < grading.min_score and not fired:
+        level = None  # below min_score only a hard rule raises a warning
+    return Grade(score=score, level=level, reasons=tuple(reasons))

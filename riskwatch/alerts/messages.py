@@ -1,0 +1,120 @@
+"""Turn an incident and its grade into the Warning message published for it.
+
+Every message explains itself: the score terms, the band and hard rules behind the level, each
+signal's reason, neighbour and related-group evidence, what it inhibits, and — for a Cancel —
+why it was cancelled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from riskwatch.alerts.fusion import Grade
+from riskwatch.alerts.incidents import Incident
+from riskwatch.config.loader import CityConfig
+from riskwatch.config.models import HardRule
+from riskwatch.config.regions import RegionIndex
+from riskwatch.schemas import Level, MsgType, Signal, SignalSummary, Warning
+
+ROMAN = {Level.I: "Ⅰ", Level.II: "Ⅱ", Level.III: "Ⅲ", Level.IV: "Ⅳ"}
+
+
+class WarningWriter:
+    """Builds Warning messages with the city's names, categories and departments."""
+
+    def __init__(self, config: CityConfig, regions: RegionIndex, hard_rules: list[HardRule]) -> None:
+        self.grading = config.grading
+        self.routing = config.routing
+        self.taxonomy = config.taxonomy
+        self.regions = regions
+        self.hard_rules = hard_rules
+
+    def category_of(self, incident: Incident) -> str:
+        """The category a warning is filed under: its group's first category."""
+        members = self.grading.category_groups.get(incident.group)
+        return members[0] if members else incident.group
+
+    def title(self, incident: Incident, level: Level) -> str:
+        region_name, category_name = self._region_name(incident), self._category_name(incident)
+        return f"{region_name}{category_name}{level.colour_zh}预警[{ROMAN[level]}级/{level.label_zh}]"
+
+    def write(self, incident: Incident, grade: Grade, level: Level, msg_type: MsgType, at: datetime, lead: list[str] | None = None) -> Warning:
+        """The next message of `incident`; the caller has already bumped its version."""
+        category = self.category_of(incident)
+        region = self.regions.get(incident.street)
+        explanation = [*(lead or []), *self.explain(incident, grade, level)]
+        evidence = {
+            s.signal_id: s
+            for s in [
+                *incident.best_by_source.values(),
+                *incident.related_by_source.values(),
+                *incident.hard_rules.values(),
+                *incident.recent,
+            ]
+        }
+        return Warning(
+            warning_id=incident.warning_id,
+            version=incident.version,
+            msg_type=msg_type,
+            level=level,
+            region_code=incident.street,
+            region_name=self._region_name(incident),
+            district_code=region.district_code if region else incident.street[:6],
+            category=category,
+            category_name=self._category_name(incident),
+            title=self.title(incident, level),
+            department=self.routing.department_for(incident.street, category),
+            first_seen=incident.first_seen,
+            updated_at=at,
+            score=grade.score,
+            sources=tuple(sorted(incident.sources, key=lambda s: s.value)),
+            explanation=tuple(explanation),
+            signals=tuple(_summary(s) for s in sorted(evidence.values(), key=lambda s: (s.at, s.signal_id))),
+        )
+
+    def explain(self, incident: Incident, grade: Grade, level: Level) -> list[str]:
+        """Score terms, band, hard rules, signal reasons, related and neighbour evidence."""
+        lines = list(grade.reasons)
+        band = next((b for b in self.grading.bands if b.level is level), None)
+        if band is not None and grade.score >= band.min_score:
+            lines.append(f"level {level.value}: fused score {grade.score:.2f} ≥ band {band.min_score:.2f}")
+        if incident.published_level is not None and level.rank < incident.published_level.rank:
+            lines.append(f"level stays {incident.published_level.value}: a published level is never lowered")
+        for rule in self.hard_rules:
+            if rule.rule in incident.hard_rules:
+                lines.append(f"hard rule {rule.rule} → at least level {rule.level.value}: {incident.hard_rules[rule.rule].reason}")
+        lines += [f"{s.detector}: {s.reason}" for s in sorted(incident.best_by_source.values(), key=lambda s: s.source.value)]
+        lines += [
+            f"related {self._category_label(s.category)} signal {s.detector} ({s.source.value}): {s.reason}"
+            for s in sorted(incident.related_by_source.values(), key=lambda s: s.source.value)
+        ]
+        lines += incident.notes
+        lines += [f"inhibits warning {wid}: covered by this higher one" for wid in incident.covers]
+        return lines
+
+    def _region_name(self, incident: Incident) -> str:
+        return self.regions.full_name(incident.street) if incident.street in self.regions else incident.street
+
+    def _category_name(self, incident: Incident) -> str:
+        return self._category_label(self.category_of(incident))
+
+    def _category_label(self, code: str) -> str:
+        try:
+            return self.taxonomy.category(code).name
+        except KeyError:
+            return code
+
+
+def _summary(signal: Signal) -> SignalSummary:
+    return SignalSummary(
+        signal_id=signal.signal_id,
+        detector=signal.detector,
+        kind=signal.kind,
+        source=signal.source,
+        region_code=signal.region_code,
+        at=signal.at,
+        score=signal.score,
+        observed=signal.observed,
+        expected=signal.expected,
+        reason=signal.reason,
+    )
