@@ -293,14 +293,32 @@ class Deadline(_Config):
     resolve: timedelta
 
 
+class PublicationPolicy(_Config):
+    """Which levels reach the public feed without a commander's approval."""
+
+    auto_public_levels: list[Level] = Field(
+        default_factory=lambda: [Level.III, Level.IV],
+        description="Published at once; every other level waits for a commander to approve it",
+    )
+
+    @model_validator(mode="after")
+    def _unique_levels(self) -> PublicationPolicy:
+        if len(set(self.auto_public_levels)) != len(self.auto_public_levels):
+            raise ValueError("auto_public_levels lists a level more than once")
+        return self
+
+
 class RoutingConfig(_Config):
-    """Who handles a warning, how fast, and whom to escalate to."""
+    """Who handles a warning, how fast, whom to escalate to, and what the public may see."""
 
     departments: list[Department] = Field(min_length=1)
     routes: list[RouteRule] = Field(min_length=1)
     fallback_department: str
-    escalation_chain: list[str] = Field(min_length=1, description="grid → street → district → city")
+    escalation_chain: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="grid → street → district → city"
+    )
     deadlines: dict[Level, Deadline]
+    publication: PublicationPolicy = PublicationPolicy()
 
     @model_validator(mode="after")
     def _departments_exist(self) -> RoutingConfig:
@@ -311,7 +329,26 @@ class RoutingConfig(_Config):
         missing = set(Level) - set(self.deadlines)
         if missing:
             raise ValueError(f"deadlines missing for levels {sorted(m.value for m in missing)}")
+        for level, deadline in self.deadlines.items():
+            if deadline.acknowledge <= timedelta(0) or deadline.resolve <= timedelta(0):
+                raise ValueError(f"deadlines.{level.value}: acknowledge and resolve must be positive durations")
+        if len(set(self.escalation_chain)) != len(self.escalation_chain):
+            raise ValueError("escalation_chain lists a tier more than once")
         return self
+
+    def deadline_for(self, level: Level) -> Deadline:
+        """Acknowledge and resolve deadlines of a level."""
+        return self.deadlines[Level(level)]
+
+    def next_tier(self, tier: str) -> str:
+        """The tier after `tier` on the escalation chain; the last tier (or an unknown one) stays last."""
+        chain = self.escalation_chain
+        if tier not in chain:
+            return chain[-1]
+        return chain[min(chain.index(tier) + 1, len(chain) - 1)]
+
+    def department_codes(self) -> set[str]:
+        return {d.code for d in self.departments}
 
     def department_for(self, region_code: str, category: str) -> str:
         best: RouteRule | None = None
