@@ -1,0 +1,299 @@
+"""Fusion: neighbours, related groups, inhibition, silences, feedback, dedup and state."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from riskwatch.alerts.grading import Grader
+from riskwatch.alerts.muting import SilenceLike
+from riskwatch.config.loader import DEFAULT_CONFIG_DIR, ConfigError, load_model
+from riskwatch.config.models import GradingConfig
+from riskwatch.schemas import Level, MsgType, Signal, SignalKind, Source, WarningStatus
+from tests.factories import T0
+from tests.unit.test_grading import CONFIG
+
+STREET = "410105002"  # 花园路街道
+NEIGHBOUR = "410105001"  # 经八路街道, 1.9 km away, same district
+FAR = "410105003"  # 人民路街道: 1.9 km from 花园路 but 2.2 km from 经八路
+
+
+def _signal(
+    source: Source,
+    score: float,
+    minutes: float = 0,
+    *,
+    category: str = "water_supply",
+    street: str = STREET,
+    hard_rule: str | None = None,
+    sid: str | None = None,
+) -> Signal:
+    return Signal(
+        signal_id=sid or f"{source.value}-{category}-{street}-{score}-{minutes}",
+        detector=f"{source.value}_detector",
+        kind=SignalKind.surge,
+        source=source,
+        region_code=street,
+        district_code=street[:6],
+        category=category,
+        at=T0 + timedelta(minutes=minutes),
+        score=score,
+        observed=10,
+        expected=1,
+        reason=f"{category} looks wrong",
+        hard_rule=hard_rule,
+    )
+
+
+@dataclass(frozen=True)
+class _Silence:
+    """Stands in for riskwatch.alerts.silences.Silence: the grader only uses this protocol."""
+
+    silence_id: str
+    region_prefix: str
+    categories: tuple[str, ...]
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+
+    def matches(self, region_code: str, category: str, at: datetime) -> bool:
+        in_categories = not self.categories or category in self.categories
+        return region_code.startswith(self.region_prefix) and in_categories and self.starts_at <= at < self.ends_at
+
+
+# ---------------------------------------------------------------------- 1. neighbours
+
+
+def test_signal_in_a_neighbouring_street_joins_the_open_incident_and_stays_placed() -> None:
+    grader = Grader(CONFIG)
+    [alert] = grader.process(_signal(Source.sensor, 0.95))
+    [update] = grader.process(_signal(Source.hotline, 0.9, 10, street=NEIGHBOUR))
+    assert update.msg_type is MsgType.update and update.warning_id == alert.warning_id
+    assert update.region_code == STREET and update.level is Level.II
+    assert any("neighbouring street 金水区经八路街道 (410105001, 1.9 km away)" in line for line in update.explanation)
+
+
+def test_streets_beyond_the_radius_or_in_another_district_open_their_own_incidents() -> None:
+    grader = Grader(CONFIG)
+    [first] = grader.process(_signal(Source.sensor, 0.95, street=NEIGHBOUR))
+    [far] = grader.process(_signal(Source.sensor, 0.95, 5, street=FAR))
+    [other_district] = grader.process(_signal(Source.sensor, 0.95, 5, street="410102001"))
+    assert len({first.warning_id, far.warning_id, other_district.warning_id}) == 3
+    assert far.msg_type is MsgType.alert and far.region_code == FAR
+
+
+# ---------------------------------------------------------------------- 2. related groups
+
+
+def test_related_group_signal_corroborates_the_cause_instead_of_its_own_warning() -> None:
+    grader = Grader(CONFIG)
+    [alert] = grader.process(_signal(Source.sensor, 0.95))
+    # Road flooding (flooding group) reported to 110: a new source for the water incident.
+    [update] = grader.process(_signal(Source.police, 0.9, 15, category="road_traffic"))
+    assert update.warning_id == alert.warning_id and update.category == "water_supply"
+    assert update.level is Level.II and Source.police in update.sources
+    assert any("corroborate this water incident (related_groups: water → flooding)" in line for line in update.explanation)
+    assert any(line.startswith("related 道路交通 signal police_detector (police)") for line in update.explanation)
+    # A flooding signal from a source already counted raises nothing, and no flooding warning.
+    assert grader.process(_signal(Source.sensor, 0.99, 20, category="road_traffic", hard_rule="critical_limit")) == []
+
+
+def test_related_signal_in_a_neighbouring_street_corroborates_too() -> None:
+    grader = Grader(CONFIG)
+    grader.process(_signal(Source.sensor, 0.95))
+    [update] = grader.process(_signal(Source.hotline, 0.9, 15, category="road_traffic", street=NEIGHBOUR))
+    assert update.region_code == STREET and set(update.sources) == {Source.sensor, Source.hotline}
+
+
+def test_related_signal_outside_the_window_raises_its_own_warning() -> None:
+    grader = Grader(CONFIG)
+    [water] = grader.process(_signal(Source.sensor, 0.95))
+    [flooding] = grader.process(_signal(Source.sensor, 0.95, 60 * 3, category="road_traffic"))
+    assert flooding.warning_id != water.warning_id and flooding.category == "road_traffic"
+
+
+# ---------------------------------------------------------------------- 3. inhibition
+
+
+def test_higher_cause_warning_inhibits_an_earlier_lower_effect_warning() -> None:
+    grader = Grader(CONFIG)
+    [flooding] = grader.process(_signal(Source.sensor, 0.62, category="road_traffic"))
+    assert flooding.level is Level.IV
+    water_alert, cancel = grader.process(_signal(Source.sensor, 0.95, 5))
+    assert water_alert.level is Level.III and water_alert.msg_type is MsgType.alert
+    assert cancel.msg_type is MsgType.cancel and cancel.warning_id == flooding.warning_id and cancel.version == 2
+    assert cancel.explanation[0].startswith(f"cancelled: inhibited: covered by warning {water_alert.warning_id}")
+    assert "level III" in cancel.explanation[0]
+    # While covered, flooding signals corroborate the water warning; no new flooding warning.
+    [update] = grader.process(_signal(Source.hotline, 0.9, 10, category="road_traffic"))
+    assert update.warning_id == water_alert.warning_id and Source.hotline in update.sources
+    assert any(f"inhibits warning {flooding.warning_id}" in line for line in update.explanation)
+
+
+def test_an_equal_or_lower_cause_does_not_inhibit() -> None:
+    grader = Grader(CONFIG)
+    [flooding] = grader.process(_signal(Source.sensor, 0.95, category="road_traffic"))
+    assert flooding.level is Level.III
+    [water] = grader.process(_signal(Source.sensor, 0.95, 5))
+    assert water.msg_type is MsgType.alert and water.level is Level.III
+
+
+# ---------------------------------------------------------------------- 4. silences
+
+
+def _maintenance(start: float = 0, end: float = 120) -> _Silence:
+    return _Silence(
+        silence_id="s1",
+        region_prefix=STREET,
+        categories=("water_supply",),
+        starts_at=T0 + timedelta(minutes=start),
+        ends_at=T0 + timedelta(minutes=end),
+        reason="planned main replacement WO-17",
+    )
+
+
+def test_silence_absorbs_signals_without_a_warning() -> None:
+    silence = _maintenance()
+    assert isinstance(silence, SilenceLike)
+    grader = Grader(CONFIG, silences=lambda: [silence])
+    assert grader.process(_signal(Source.sensor, 0.95)) == []
+    assert grader.process(_signal(Source.hotline, 0.95, 10)) == []
+    # Another category in the same street is not muted.
+    assert [w.category for w in grader.process(_signal(Source.sensor, 0.95, 10, category="gas_supply"))] == ["gas_supply"]
+    # After the window, only unmuted signals count: one source, level III, not II.
+    [after] = grader.process(_signal(Source.sensor, 0.9, 130))
+    assert after.level is Level.III and after.msg_type is MsgType.alert
+    assert any("absorbed without warning: planned main replacement WO-17" in line for line in after.explanation)
+
+
+def test_silence_cancels_an_already_published_warning() -> None:
+    silences: list[SilenceLike] = []
+    grader = Grader(CONFIG, silences=lambda: silences)
+    [alert] = grader.process(_signal(Source.sensor, 0.95))
+    silences.append(_maintenance(start=5))
+    [cancel] = grader.process(_signal(Source.hotline, 0.9, 10))
+    assert cancel.msg_type is MsgType.cancel and cancel.warning_id == alert.warning_id
+    assert cancel.explanation[0] == "cancelled: silenced by planned main replacement WO-17 (silence s1)"
+    assert grader.process(_signal(Source.police, 0.9, 20)) == []
+
+
+# ---------------------------------------------------------------------- 5. updates and cancels
+
+
+def test_open_low_warning_updates_when_a_real_incident_raises_its_score_into_a_higher_band() -> None:
+    grader = Grader(CONFIG)
+    [low] = grader.process(_signal(Source.hotline, 0.6))
+    assert low.level is Level.IV
+    [update] = grader.process(_signal(Source.hotline, 0.8, 30))  # same source, stronger: band III
+    assert update.msg_type is MsgType.update and update.level is Level.III and update.version == 2
+    assert update.explanation[0] == "level rises IV → III"
+
+
+def test_false_alarm_feedback_cancels_and_later_signals_are_absorbed_silently() -> None:
+    grader = Grader(CONFIG)
+    [alert] = grader.process(_signal(Source.sensor, 0.95))
+    at = T0 + timedelta(minutes=30)
+    [cancel] = grader.apply_feedback(alert.warning_id, WarningStatus.false_alarm, at=at, reason="valve test")
+    assert cancel.msg_type is MsgType.cancel and cancel.version == 2 and cancel.updated_at == at
+    assert cancel.explanation[0] == "cancelled: closed as false_alarm by the command center: valve test"
+    assert grader.process(_signal(Source.hotline, 0.95, 40)) == []
+    # The store's own Cancel echoes back as `cancelled`: nothing more.
+    assert grader.apply_feedback(alert.warning_id, WarningStatus.cancelled) == []
+
+
+def test_resolved_feedback_stops_updates_without_a_cancel() -> None:
+    grader = Grader(CONFIG)
+    [alert] = grader.process(_signal(Source.sensor, 0.95))
+    assert grader.apply_feedback(alert.warning_id, WarningStatus.resolved) == []
+    assert grader.process(_signal(Source.hotline, 0.95, 10)) == []
+    # Re-opened (resolved → in_progress): Updates resume with the evidence gathered meanwhile.
+    assert grader.apply_feedback(alert.warning_id, WarningStatus.in_progress) == []
+    [update] = grader.process(_signal(Source.police, 0.95, 20))
+    assert update.level is Level.I and update.version == 2
+
+
+def test_feedback_for_an_unknown_warning_is_ignored() -> None:
+    assert Grader(CONFIG).apply_feedback("nope", WarningStatus.false_alarm) == []
+
+
+def test_expire_forgets_idle_incidents_without_a_cancel() -> None:
+    grader = Grader(CONFIG)
+    [alert] = grader.process(_signal(Source.sensor, 0.95))
+    assert grader.expire(T0 + timedelta(hours=5)) == []
+    assert grader.expire(T0 + timedelta(hours=6, minutes=1)) == [alert.warning_id]
+    assert grader.incident(alert.warning_id) is None and grader.get_state()["incidents"] == []
+    with pytest.raises(ValueError, match="timezone-aware"):
+        grader.expire(datetime(2026, 11, 23))
+
+
+# ---------------------------------------------------------------------- 6. dedup
+
+
+def test_the_same_signal_twice_changes_nothing() -> None:
+    grader = Grader(CONFIG)
+    signal = _signal(Source.sensor, 0.95)
+    assert len(grader.process(signal)) == 1
+    before = grader.get_state()
+    assert grader.process(signal) == []
+    assert grader.get_state() == before
+
+
+# ---------------------------------------------------------------------- 7. state
+
+
+def test_state_round_trips_through_json_and_a_restarted_grader_resumes() -> None:
+    grader = Grader(CONFIG)
+    [flooding] = grader.process(_signal(Source.sensor, 0.62, category="road_traffic"))
+    [alert, _cancel] = grader.process(_signal(Source.sensor, 0.95, 5))
+    snapshot = json.loads(json.dumps(grader.get_state()))
+
+    restarted = Grader(CONFIG)
+    restarted.set_state(snapshot)
+    assert restarted.get_state() == snapshot
+    assert restarted.process(_signal(Source.sensor, 0.95, 5)) == []  # seen before the restart
+    [update] = restarted.process(_signal(Source.hotline, 0.9, 10, category="road_traffic"))
+    assert update.warning_id == alert.warning_id and update.version == 2 and update.level is Level.II
+    inhibited = restarted.incident(flooding.warning_id)
+    assert inhibited is not None and inhibited.covered_by == alert.warning_id
+
+
+def test_set_state_rejects_a_malformed_snapshot() -> None:
+    with pytest.raises(ValueError, match="incidents"):
+        Grader(CONFIG).set_state({"incidents": [{"warning_id": "x"}]})
+
+
+# ---------------------------------------------------------------------- config
+
+
+def _grading_with(tmp_path: Path, **changes: object) -> Path:
+    data = yaml.safe_load((DEFAULT_CONFIG_DIR / "grading.yaml").read_text(encoding="utf-8"))
+    data.update(changes)
+    path = tmp_path / "grading.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"related_groups": {"water": ["lava"]}}, "related_groups.water: unknown group 'lava'; expected one of ['flooding', 'gas', 'power', 'water']"),
+        ({"related_groups": {"water": ["water"]}}, "related_groups.water: a group cannot be related to itself"),
+        ({"related_groups": {"water": ["flooding"], "flooding": ["water"]}}, "related_groups must not form a cycle: water → flooding → water"),
+        ({"incident_idle_close": "PT1H"}, "incident_idle_close (1:00:00) must be at least correlation_window (2:00:00)"),
+        ({"neighbour_radius_km": -1}, "neighbour_radius_km: Input should be greater than or equal to 0"),
+    ],
+)
+def test_bad_grading_config_is_refused_with_the_reason(tmp_path: Path, changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_model(_grading_with(tmp_path, **changes), GradingConfig)
+    assert message in str(caught.value)
+
+
+def test_shipped_grading_config_relates_water_to_flooding() -> None:
+    assert CONFIG.grading.related_groups == {"water": ["flooding"]}
+    assert CONFIG.grading.causes_of("flooding") == ["water"]
