@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import Enum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
 from riskwatch.schemas import Level, Signal, Source
 
@@ -59,6 +59,11 @@ class Incident(BaseModel):
     published_score: float | None = None
     version: int = 0
     cancel_published: bool = False
+
+    @field_serializer("signal_ids", "published_sources")
+    def _sorted(self, values: set[str] | set[Source]) -> list[str]:
+        """Sets are written sorted, so equal states give identical snapshots."""
+        return sorted(v.value if isinstance(v, Source) else v for v in values)
 
     @property
     def published(self) -> bool:

@@ -297,3 +297,20 @@ def test_bad_grading_config_is_refused_with_the_reason(tmp_path: Path, changes: 
 def test_shipped_grading_config_relates_water_to_flooding() -> None:
     assert CONFIG.grading.related_groups == {"water": ["flooding"]}
     assert CONFIG.grading.causes_of("flooding") == ["water"]
+
+
+def test_a_replay_gives_the_same_messages() -> None:
+    signals = [
+        _signal(Source.sensor, 0.62, category="road_traffic"),
+        _signal(Source.sensor, 0.95, 5),
+        _signal(Source.hotline, 0.9, 10, street=NEIGHBOUR),
+        _signal(Source.police, 0.9, 15, category="road_traffic"),
+    ]
+
+    def run() -> list[tuple[str, int, MsgType, Level]]:
+        grader = Grader(CONFIG)
+        return [(w.warning_id, w.version, w.msg_type, w.level) for s in signals for w in grader.process(s)]
+
+    first = run()
+    assert [m[2] for m in first] == [MsgType.alert, MsgType.alert, MsgType.cancel, MsgType.update, MsgType.update]
+    assert run() == first
