@@ -14,6 +14,7 @@ rules of the CAP 1.2 text that the schema cannot express. Pure functions: no sto
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -302,11 +303,24 @@ def _geocodes(warning: Warning) -> list[tuple[str, str]]:
 
 
 @lru_cache(maxsize=1)
+def _schema_document() -> etree._ElementTree:
+    return etree.parse(str(SCHEMA_PATH))
+
+
+_per_thread = threading.local()
+
+
 def _schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(SCHEMA_PATH)))
+    """One validator per thread: lxml validators keep their error log, so they are not shared."""
+    schema = getattr(_per_thread, "schema", None)
+    if schema is None:
+        schema = _per_thread.schema = etree.XMLSchema(_schema_document())
+    return schema
 
 
-_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+def _safe_parser() -> etree.XMLParser:
+    """No entity expansion, DTDs or network: the document may come from outside."""
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 def validate_cap(xml: bytes) -> None:
@@ -316,7 +330,7 @@ def validate_cap(xml: bytes) -> None:
     `<references>`, Restricted scope carries `<restriction>`, polygons are closed with ≥ 4 points.
     """
     try:
-        document = etree.fromstring(xml, _SAFE_PARSER)
+        document = etree.fromstring(xml, _safe_parser())
     except etree.XMLSyntaxError as exc:
         raise CapInvalid(f"CAP message is not well-formed XML: {exc}") from exc
     schema = _schema()
