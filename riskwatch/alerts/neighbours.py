@@ -9,7 +9,7 @@ departments and escalation chain.
 
 from __future__ import annotations
 
-from riskwatch.config.regions import RegionIndex, _haversine_km
+from riskwatch.config.regions import RegionIndex, haversine_km
 
 
 class Neighbourhood:
@@ -20,7 +20,7 @@ class Neighbourhood:
         self._near: dict[str, tuple[tuple[str, float], ...]] = {}
         for street in regions.streets:
             found = [
-                (other.code, round(_haversine_km(*street.centroid, *other.centroid), 2))
+                (other.code, round(haversine_km(*street.centroid, *other.centroid), 2))
                 for other in regions.streets
                 if other.code != street.code and other.district_code == street.district_code
             ]

@@ -71,7 +71,7 @@ class RegionIndex:
         """The grid whose centroid is closest to the point, if within `max_km`."""
         best, best_km = None, max_km
         for grid in self._grids:
-            km = _haversine_km(lon, lat, *grid.centroid)
+            km = haversine_km(lon, lat, *grid.centroid)
             if km <= best_km:
                 best, best_km = grid, km
         return best
@@ -86,7 +86,7 @@ class RegionIndex:
         return region.code
 
 
-def _haversine_km(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+def haversine_km(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
