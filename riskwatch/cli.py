@@ -134,12 +134,16 @@ def _register_tools() -> None:
     from riskwatch.detectors.backtest import register as register_backtest
     from riskwatch.detectors.score import register as register_score
     from riskwatch.streams.bench import register as register_bench
+    from riskwatch.alerts.db_cli import register as register_db
+    from riskwatch.reports.cli import register as register_reports
 
     register_simulator(app)
     register_admin(app)
     register_bench(app)
     register_backtest(app)
     register_score(app)
+    register_db(app)
+    register_reports(app)
 
 
 _register_tools()
