@@ -1,0 +1,167 @@
+"""Helpers for the web-view browser tests: a throwaway PostgreSQL database, the real API served
+by uvicorn on a free 127.0.0.1 port, Debian's Chromium driven by Playwright, and warnings of
+the sample city to save while the page watches.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Error, sync_playwright
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from riskwatch.schemas import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
+
+__all__ = ["chromium", "fresh_database", "serve", "street_warning"]
+
+GRID = "410105002001001"  # 金水区花园路街道 第1网格 (riskwatch/config/regions.yaml)
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
+
+
+def _unavailable(reason: str) -> None:
+    """Skip locally; fail in CI, where the browser test must really run."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+# --------------------------------------------------------------------------- database
+
+
+@contextmanager
+def fresh_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database on the server of `server_url`; dropped afterwards. Yields its URL."""
+    url = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# --------------------------------------------------------------------------- API server
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that says when its startup (including the app's lifespan) is done."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serve(app: FastAPI, startup_timeout: float = 30.0) -> Iterator[str]:
+    """Serve `app` on a free 127.0.0.1 port from a thread; yields the base URL ending in '/'."""
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+    server = _Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    if not server.ready.wait(startup_timeout) or server.should_exit:
+        server.should_exit = True
+        thread.join(startup_timeout)
+        raise RuntimeError(f"the API did not start on 127.0.0.1:{port} within {startup_timeout} s")
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(startup_timeout)
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def chromium_executable() -> str | None:
+    """The system Chromium (Debian's `chromium` package), if installed."""
+    for name in CHROMIUM_CANDIDATES:
+        if found := shutil.which(name):
+            return found
+    return None
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Headless system Chromium under Playwright (no downloaded browser); fails in CI if missing."""
+    executable = chromium_executable()
+    if executable is None:
+        _unavailable("no system Chromium on PATH (Debian package `chromium`)")
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        except Error as exc:
+            _unavailable(f"cannot launch {executable} with Playwright: {exc}")
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+# --------------------------------------------------------------------------- warnings
+
+
+def street_warning(warning_id: str, title: str, **overrides: Any) -> Warning:
+    """A new level-II water-supply warning in a grid of 花园路街道, first seen now."""
+    now = datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "warning_id": warning_id,
+        "version": 1,
+        "msg_type": MsgType.alert,
+        "level": Level.II,
+        "status": WarningStatus.new,
+        "region_code": GRID,
+        "region_name": "金水区花园路街道花园路第1网格",
+        "district_code": GRID[:6],
+        "category": "water_supply",
+        "category_name": "供水",
+        "title": title,
+        "department": "water_group",
+        "first_seen": now,
+        "updated_at": now,
+        "score": 0.82,
+        "sources": (Source.sensor, Source.hotline),
+        "explanation": ("水压 0.12 MPa，低于告警限 0.20 MPa", "30 分钟内 14 起停水来电，预期 2.1 起"),
+        "signals": (
+            SignalSummary(
+                signal_id=f"{warning_id}-s1",
+                detector="water_pressure_limit",
+                kind=SignalKind.threshold,
+                source=Source.sensor,
+                region_code=GRID,
+                at=now,
+                score=0.95,
+                observed=0.12,
+                expected=0.35,
+                reason="水压低于告警限",
+            ),
+        ),
+    }
+    fields.update(overrides)
+    return Warning(**fields)
