@@ -1,0 +1,41 @@
+"""What every route needs, built once per app and kept on `app.state.ctx`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from riskwatch.alerts.clock import Clock
+from riskwatch.alerts.store import WarningStore
+from riskwatch.api.feed import ChangeFeed
+from riskwatch.api.feedback_publisher import FeedbackPublisher
+from riskwatch.api.metrics import ApiMetrics
+from riskwatch.api.options import ApiOptions
+from riskwatch.config.regions import RegionIndex
+from riskwatch.settings import Settings
+
+
+@dataclass
+class ApiContext:
+    """The store, clock, region index, change feed, feedback publisher and metrics of one app."""
+
+    settings: Settings
+    options: ApiOptions
+    store: WarningStore
+    clock: Clock
+    regions: RegionIndex
+    feed: ChangeFeed
+    publisher: FeedbackPublisher
+    metrics: ApiMetrics
+
+    def centroid(self, region_code: str) -> tuple[float, float] | None:
+        """[lon, lat] of a region of the sample city, or None if the code is unknown."""
+        info = self.regions.get(region_code)
+        return (info.centroid[0], info.centroid[1]) if info is not None else None
+
+
+def get_context(request: Request) -> ApiContext:
+    """FastAPI dependency: the app's context."""
+    ctx: ApiContext = request.app.state.ctx
+    return ctx

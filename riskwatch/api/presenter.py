@@ -1,0 +1,52 @@
+"""Turn store records into the views a caller may see (masking applied by the access policy)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from riskwatch.alerts.tokens import Identity
+from riskwatch.api.access import view_of
+from riskwatch.api.context import ApiContext
+from riskwatch.api.feed import WarningChange
+from riskwatch.api.pipeline import pipeline_status
+from riskwatch.api.views import PipelineStatus, VersionSummary, WarningDetail, WarningView
+from riskwatch.schemas import Warning
+
+
+def load_change(ctx: ApiContext, warning: Warning) -> WarningChange:
+    """A warning with its publication and disposal, read from the store (blocking)."""
+    return WarningChange(
+        warning=warning,
+        publication=ctx.store.publication(warning.warning_id),
+        disposal=ctx.store.disposal(warning.warning_id),
+    )
+
+
+def warning_view(ctx: ApiContext, change: WarningChange, who: Identity) -> WarningView:
+    """The list/stream view of a warning for `who`."""
+    shown = view_of(change.warning, who, ctx.regions)
+    return WarningView.build(
+        shown, publication=change.publication, disposal=change.disposal, centroid=ctx.centroid(shown.region_code)
+    )
+
+
+def warning_detail(ctx: ApiContext, warning: Warning, who: Identity) -> WarningDetail:
+    """The detail view with the whole timeline (blocking: several store reads)."""
+    change = load_change(ctx, warning)
+    shown = view_of(warning, who, ctx.regions)
+    return WarningDetail.build(
+        shown,
+        publication=change.publication,
+        disposal=change.disposal,
+        centroid=ctx.centroid(shown.region_code),
+        transitions=tuple(ctx.store.transitions(warning.warning_id)),
+        versions=tuple(VersionSummary.of(v) for v in ctx.store.versions(warning.warning_id)),
+        escalations=tuple(ctx.store.escalations(warning.warning_id)),
+    )
+
+
+def current_pipeline(ctx: ApiContext) -> PipelineStatus:
+    """The /api/pipeline body from the store's health snapshots (blocking)."""
+    return pipeline_status(
+        ctx.store.health(), now=ctx.clock.now(), stale_after=timedelta(seconds=ctx.options.stale_after)
+    )

@@ -1,0 +1,160 @@
+"""Read-only queries the API needs beyond `WarningStore`'s methods, over the store's tables.
+
+Kept here (not in the store) because they serve presentation only: filtered lists with a
+department scope, counts for metrics, trend buckets, and the change cursor the SSE feed polls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from riskwatch.alerts.lifecycle import Disposal, Transition
+from riskwatch.alerts.tables import DisposalRow, TransitionRow, WarningRow, WarningVersionRow
+from riskwatch.schemas import Level, Warning, WarningStatus
+
+
+def row_to_warning(row: WarningRow) -> Warning:
+    """The pydantic warning of a `warnings` row."""
+    return Warning.model_validate({name: getattr(row, name) for name in Warning.model_fields})
+
+
+def department_of(warning: Warning, disposal: Disposal | None) -> str | None:
+    """The department responsible: the disposal's routing if known, else the warning's own."""
+    if disposal is not None and disposal.department is not None:
+        return disposal.department
+    return warning.department
+
+
+def _department_column() -> ColumnElement[Any]:
+    return func.coalesce(DisposalRow.department, WarningRow.department)
+
+
+@dataclass(frozen=True)
+class WarningFilter:
+    """The filters of GET /api/warnings; `department` is the operator scope (None = all)."""
+
+    level: Level | None = None
+    status: WarningStatus | None = None
+    category: str | None = None
+    region_prefix: str | None = None
+    since: datetime | None = None
+    department: str | None = None
+    limit: int = 100
+
+
+def list_warnings(engine: Engine, where: WarningFilter) -> list[Warning]:
+    """Current warnings matching `where`, newest `updated_at` first."""
+    stmt = select(WarningRow).outerjoin(DisposalRow, DisposalRow.warning_id == WarningRow.warning_id)
+    if where.level is not None:
+        stmt = stmt.where(WarningRow.level == where.level.value)
+    if where.status is not None:
+        stmt = stmt.where(WarningRow.status == where.status.value)
+    if where.category:
+        stmt = stmt.where(WarningRow.category == where.category)
+    if where.region_prefix:
+        stmt = stmt.where(WarningRow.region_code.startswith(where.region_prefix, autoescape=True))
+    if where.since is not None:
+        stmt = stmt.where(WarningRow.updated_at >= where.since)
+    if where.department is not None:
+        stmt = stmt.where(_department_column() == where.department)
+    stmt = stmt.order_by(WarningRow.updated_at.desc(), WarningRow.warning_id).limit(where.limit)
+    with Session(engine) as session:
+        return [row_to_warning(row) for row in session.scalars(stmt)]
+
+
+def warning_counts(engine: Engine) -> dict[tuple[str, str], int]:
+    """Number of current warnings per (level, status)."""
+    stmt = select(WarningRow.level, WarningRow.status, func.count()).group_by(WarningRow.level, WarningRow.status)
+    with engine.connect() as conn:
+        return {(level, status): count for level, status, count in conn.execute(stmt)}
+
+
+def first_seen_since(engine: Engine, since: datetime) -> list[tuple[str, datetime]]:
+    """(category, first_seen) of every warning first seen at or after `since`."""
+    stmt = select(WarningRow.category, WarningRow.first_seen).where(WarningRow.first_seen >= since)
+    with Session(engine) as session:
+        return [(category, at) for category, at in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What was written since the last poll: new warning versions and new transitions."""
+
+    warnings: Sequence[Warning]
+    transitions: Sequence[tuple[Transition, str | None]]  # with the warning's department
+
+
+class ChangeCursor:
+    """Remembers the newest `warning_versions.id` and `transitions.id` seen, and reads past them.
+
+    Starts at the current end, so a new subscriber sees changes from now on (the web view
+    loads the current state through GET /api/warnings first).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._version_id: int | None = None
+        self._transition_id: int | None = None
+
+    def _start_at_end(self) -> None:
+        with self._engine.connect() as conn:
+            self._version_id = conn.execute(select(func.coalesce(func.max(WarningVersionRow.id), 0))).scalar_one()
+            self._transition_id = conn.execute(select(func.coalesce(func.max(TransitionRow.id), 0))).scalar_one()
+
+    def poll(self, limit: int = 500) -> Changes:
+        """New versions (as the current warning, so status and disposal are current) and transitions.
+
+        The first successful call only finds the current end and reports nothing.
+        """
+        if self._version_id is None or self._transition_id is None:
+            self._start_at_end()
+            return Changes(warnings=[], transitions=[])
+        versions = (
+            select(WarningVersionRow.id, WarningVersionRow.warning_id)
+            .where(WarningVersionRow.id > self._version_id)
+            .order_by(WarningVersionRow.id)
+            .limit(limit)
+        )
+        transitions = (
+            select(TransitionRow, _department_column())
+            .join(WarningRow, WarningRow.warning_id == TransitionRow.warning_id)
+            .outerjoin(DisposalRow, DisposalRow.warning_id == TransitionRow.warning_id)
+            .where(TransitionRow.id > self._transition_id)
+            .order_by(TransitionRow.id)
+            .limit(limit)
+        )
+        with Session(self._engine) as session:
+            version_rows = session.execute(versions).all()
+            transition_rows = session.execute(transitions).all()
+            changed_ids = list(dict.fromkeys(warning_id for _, warning_id in version_rows))
+            current = {
+                row.warning_id: row_to_warning(row)
+                for row in session.scalars(select(WarningRow).where(WarningRow.warning_id.in_(changed_ids)))
+            }
+        if version_rows:
+            self._version_id = version_rows[-1][0]
+        if transition_rows:
+            self._transition_id = transition_rows[-1][0].id
+        return Changes(
+            warnings=[current[w] for w in changed_ids if w in current],
+            transitions=[(_transition(row), department) for row, department in transition_rows],
+        )
+
+
+def _transition(row: TransitionRow) -> Transition:
+    return Transition(
+        warning_id=row.warning_id,
+        from_status=WarningStatus(row.from_status),
+        to_status=WarningStatus(row.to_status),
+        actor=row.actor,
+        role=row.role,
+        reason=row.reason,
+        at=row.at,
+    )

@@ -1,0 +1,64 @@
+"""GET /api/stream: the live change feed as Server-Sent Events.
+
+Events: `warning` (WarningView, masked for the caller's role, on every new version),
+`transition`, `escalation` and `health` (the /api/pipeline body). Operators receive only their
+department's warnings, transitions and escalations. A `: ping` comment keeps proxies open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter
+from starlette.background import BackgroundTask
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from riskwatch.alerts.tokens import Identity, Role
+from riskwatch.api.auth import Caller, Context
+from riskwatch.api.context import ApiContext
+from riskwatch.api.feed import FeedEvent, Subscription, WarningChange
+from riskwatch.api.presenter import warning_view
+
+router = APIRouter(prefix="/api", tags=["live feed"])
+
+
+def receives(who: Identity, event: FeedEvent) -> bool:
+    """Whether `who` may receive `event` (health is for everyone internal)."""
+    if event.kind == "health" or who.role is not Role.operator:
+        return True
+    return who.department is not None and event.department == who.department
+
+
+def render(ctx: ApiContext, who: Identity, event: FeedEvent) -> ServerSentEvent:
+    """The SSE message of an event for this caller."""
+    if isinstance(event.body, WarningChange):
+        data = warning_view(ctx, event.body, who).model_dump_json()
+    else:
+        data = event.body.model_dump_json()
+    return ServerSentEvent(data=data, event=event.kind)
+
+
+async def _events(ctx: ApiContext, who: Identity, subscription: Subscription) -> AsyncIterator[ServerSentEvent]:
+    while (event := await subscription.next()) is not None:
+        if receives(who, event):
+            yield render(ctx, who, event)
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream(ctx: Context, who: Caller) -> EventSourceResponse:
+    """Subscribe before answering, so everything stored after the response starts is delivered."""
+    subscription = ctx.feed.open()
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        try:
+            async for message in _events(ctx, who, subscription):
+                yield message
+        finally:
+            ctx.feed.close(subscription)
+
+    return EventSourceResponse(
+        events(),
+        ping=ctx.options.ping_interval,
+        headers={"X-Accel-Buffering": "no"},
+        background=BackgroundTask(ctx.feed.close, subscription),
+    )

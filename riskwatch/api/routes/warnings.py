@@ -1,0 +1,151 @@
+"""Warnings: list, detail with timeline, lifecycle actions and approval for the public feed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
+from fastapi.concurrency import run_in_threadpool
+
+from riskwatch.alerts.feedback import Feedback
+from riskwatch.alerts.lifecycle import ACTIONS, IllegalTransition, Transition, UnknownWarning
+from riskwatch.alerts.publication import Publication
+from riskwatch.alerts.tokens import Identity, Role
+from riskwatch.api.access import may_approve, may_read_warning, may_transition, sees_personal_data
+from riskwatch.api.auth import Caller, Context, refuse
+from riskwatch.api.context import ApiContext
+from riskwatch.api.feedback_publisher import FeedbackPublishError
+from riskwatch.api.presenter import load_change, warning_detail, warning_view
+from riskwatch.api.queries import WarningFilter, department_of, list_warnings
+from riskwatch.api.views import ActionRequest, WarningDetail, WarningView
+from riskwatch.schemas import Level, Warning, WarningStatus
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/warnings", tags=["warnings"])
+
+ActionName = Literal["dispatch", "acknowledge", "start", "resolve", "close", "false_alarm", "cancel"]
+assert set(ActionName.__args__) == set(ACTIONS), "ActionName must list exactly the lifecycle's ACTIONS"
+
+
+def _existing(ctx: ApiContext, warning_id: str) -> Warning:
+    warning = ctx.store.get(warning_id)
+    if warning is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no warning {warning_id!r}")
+    return warning
+
+
+def _department(ctx: ApiContext, warning: Warning) -> str | None:
+    return department_of(warning, ctx.store.disposal(warning.warning_id))
+
+
+@router.get("", response_model=list[WarningView])
+def list_(
+    ctx: Context,
+    who: Caller,
+    level: Level | None = None,
+    status_: Annotated[WarningStatus | None, Query(alias="status")] = None,
+    category: str | None = None,
+    region: Annotated[str | None, Query(description="Region code prefix (district, street or grid)")] = None,
+    since: Annotated[datetime | None, Query(description="Only warnings updated at or after this time (ISO 8601 with offset)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[WarningView]:
+    """Current warnings, newest first; operators see only their department's."""
+    if since is not None and since.utcoffset() is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="since needs a time zone offset, e.g. 2026-11-23T08:00:00Z")
+    where = WarningFilter(
+        level=level,
+        status=status_,
+        category=category,
+        region_prefix=region,
+        since=since,
+        department=who.department if who.role is Role.operator else None,
+        limit=limit,
+    )
+    if who.role is Role.operator and who.department is None:
+        return []
+    return [warning_view(ctx, load_change(ctx, w), who) for w in list_warnings(ctx.store.engine, where)]
+
+
+@router.get("/{warning_id}", response_model=WarningDetail, responses={403: {}, 404: {}})
+def detail(warning_id: str, ctx: Context, who: Caller) -> WarningDetail:
+    """One warning with versions, transitions and escalations; unmasked reads are audited."""
+    warning = _existing(ctx, warning_id)
+    decision = may_read_warning(who, _department(ctx, warning))
+    if not decision:
+        raise refuse(ctx, who, "read.warning", warning_id, decision)
+    if sees_personal_data(who):
+        ctx.store.audit(actor=who.name, role=who.role.value, action="read.warning", target=warning_id, detail="unmasked detail")
+    return warning_detail(ctx, warning, who)
+
+
+def _apply(ctx: ApiContext, who: Identity, warning_id: str, action: str, reason: str) -> Transition:
+    """Check, transition, audit and record feedback (blocking; the store is the source of truth)."""
+    warning = _existing(ctx, warning_id)
+    decision = may_transition(who, _department(ctx, warning))
+    if not decision:
+        raise refuse(ctx, who, action, warning_id, decision)
+    try:
+        transition = ctx.store.transition(warning_id, ACTIONS[action], actor=who.name, role=who.role.value, reason=reason)
+    except UnknownWarning as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    except IllegalTransition as exc:
+        ctx.store.audit(actor=who.name, role=who.role.value, action=f"rejected.{action}", target=warning_id, detail=str(exc))
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    ctx.store.audit(
+        actor=who.name,
+        role=who.role.value,
+        action=f"transition.{action}",
+        target=warning_id,
+        detail=f"{transition.from_status.value} → {transition.to_status.value}: {reason}",
+    )
+    return transition
+
+
+async def _publish(ctx: ApiContext, feedback: Feedback) -> None:
+    """Send feedback to Kafka after the response; a failure is logged and counted, never raised."""
+    try:
+        await ctx.publisher.publish(feedback)
+    except FeedbackPublishError as exc:
+        ctx.metrics.feedback_failures.inc()
+        log.warning("%s (the transition is stored; feedback is in the store's feedback table)", exc)
+    else:
+        ctx.metrics.feedback_published.inc()
+
+
+@router.post(
+    "/{warning_id}/actions/{action}",
+    response_model=Transition,
+    status_code=status.HTTP_201_CREATED,
+    responses={403: {}, 404: {}, 409: {"description": "the lifecycle does not allow this move now"}},
+)
+async def act(
+    warning_id: str, action: ActionName, body: ActionRequest, ctx: Context, who: Caller, background: BackgroundTasks
+) -> Transition:
+    """Move a warning along its lifecycle; the move is stored, audited and sent as feedback."""
+    transition = await run_in_threadpool(_apply, ctx, who, warning_id, action, body.reason)
+    feedback = Feedback.of(transition, action)
+    await run_in_threadpool(ctx.store.record_feedback, feedback)
+    background.add_task(_publish, ctx, feedback)
+    return transition
+
+
+def _approve(ctx: ApiContext, who: Identity, warning_id: str) -> Publication:
+    _existing(ctx, warning_id)
+    decision = may_approve(who)
+    if not decision:
+        raise refuse(ctx, who, "approve", warning_id, decision)
+    publication = ctx.store.approve(warning_id, actor=who.name)
+    ctx.store.audit(
+        actor=who.name, role=who.role.value, action="approve", target=warning_id,
+        detail=f"public version {publication.public_version}",
+    )
+    return publication
+
+
+@router.post("/{warning_id}/approve", response_model=Publication, responses={403: {}, 404: {}})
+def approve(warning_id: str, ctx: Context, who: Caller) -> Publication:
+    """Release the warning's current version to the public feed (commanders only)."""
+    return _approve(ctx, who, warning_id)
