@@ -1,21 +1,33 @@
 """Behaviour every `WarningStore` backend must show, shared by the SQLite and PostgreSQL tests.
 
-A backend's test module subclasses `StoreContract` and provides a `store_factory` fixture: a
+A backend's test module subclasses `StoreContract` and `DisposalContract` and provides a `store_factory` fixture: a
 callable returning a `WarningStore` on a database that is fresh for each test (several calls
 within one test open the same database) with the schema created.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
 
-from riskwatch.alerts.store import WarningStore, WarningVersionRow
+from riskwatch.alerts.clock import ManualClock
+from riskwatch.alerts.feedback import DetectorPrecision, Feedback
+from riskwatch.alerts.lifecycle import ALLOWED_TRANSITIONS, IllegalTransition, Transition, UnknownWarning
+from riskwatch.alerts.pipeline_health import HealthSnapshot
+from riskwatch.alerts.publication import Publication, PublicationState
+from riskwatch.alerts.schema import head_revision
+from riskwatch.alerts.silences import SilenceRequest, UnknownSilence
+from riskwatch.alerts.store import Base, WarningStore, WarningVersionRow
+from riskwatch.alerts.tables import TokenRow
+from riskwatch.alerts.tokens import Identity, Role, UnknownToken
 from riskwatch.schemas import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
 
 StoreFactory = Callable[[], WarningStore]
@@ -235,3 +247,437 @@ class StoreContract:
         assert errors == []
         assert sorted(results) == [False] * 7 + [True]
         assert version_rows(stores[0], warning.warning_id) == 1
+
+
+# --------------------------------------------------------------------------- disposal queue
+
+S = WarningStatus
+CLOCK_START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+# From `new`, the moves that reach each non-terminal status.
+PATH_TO: dict[WarningStatus, list[WarningStatus]] = {
+    S.new: [],
+    S.dispatched: [S.dispatched],
+    S.acknowledged: [S.acknowledged],
+    S.in_progress: [S.acknowledged, S.in_progress],
+    S.resolved: [S.acknowledged, S.resolved],
+}
+LEGAL_MOVES = sorted(
+    ((current, target) for current, targets in ALLOWED_TRANSITIONS.items() for target in targets),
+    key=lambda pair: (pair[0].value, pair[1].value),
+)
+
+
+def act(store: WarningStore, warning_id: str, target: WarningStatus, reason: str = "test") -> Transition:
+    return store.transition(warning_id, target, actor="张值班", role="commander", reason=reason)
+
+
+class DisposalContract:
+    """Transitions, deadlines, silences, audit, tokens, publication, feedback and health."""
+
+    @pytest.fixture
+    def clock(self) -> ManualClock:
+        return ManualClock(CLOCK_START)
+
+    @pytest.fixture
+    def store(self, store_factory: StoreFactory, clock: ManualClock) -> WarningStore:
+        store = store_factory()
+        store.clock = clock
+        return store
+
+    # ------------------------------------------------------------- schema
+
+    def test_migrated_schema_matches_the_models(self, store: WarningStore) -> None:
+        store.migrate()  # a second run is a no-op
+        with store.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+            assert context.get_current_revision() == head_revision()
+
+    # ------------------------------------------------------------- lifecycle
+
+    @pytest.mark.parametrize(("current", "target"), LEGAL_MOVES, ids=lambda s: s.value)
+    def test_each_legal_transition(
+        self, store: WarningStore, clock: ManualClock, current: WarningStatus, target: WarningStatus
+    ) -> None:
+        store.save(make_warning())
+        for step in PATH_TO[current]:
+            act(store, "w-0001", step)
+        clock.advance(timedelta(minutes=3))
+        done = store.transition("w-0001", target, actor="李调度", role="operator", reason="现场确认")
+        assert done == Transition(
+            warning_id="w-0001",
+            from_status=current,
+            to_status=target,
+            actor="李调度",
+            role="operator",
+            reason="现场确认",
+            at=clock.now(),
+        )
+        assert store.get("w-0001").status is target  # type: ignore[union-attr]
+        assert store.transitions("w-0001")[-1] == done
+        assert len(store.transitions("w-0001")) == len(PATH_TO[current]) + 1
+
+    def test_illegal_transition_is_refused_with_a_clear_message(self, store: WarningStore) -> None:
+        store.save(make_warning())
+        act(store, "w-0001", S.acknowledged)
+        with pytest.raises(IllegalTransition) as caught:
+            act(store, "w-0001", S.dispatched)
+        assert str(caught.value) == (
+            "warning w-0001 is acknowledged: cannot go to dispatched "
+            "(allowed: in_progress, resolved, false_alarm, cancelled)"
+        )
+        assert (caught.value.current, caught.value.target) == (S.acknowledged, S.dispatched)
+        assert store.get("w-0001").status is S.acknowledged  # type: ignore[union-attr]
+        assert [t.to_status for t in store.transitions("w-0001")] == [S.acknowledged]
+
+    def test_terminal_status_allows_nothing(self, store: WarningStore) -> None:
+        store.save(make_warning())
+        act(store, "w-0001", S.false_alarm)
+        with pytest.raises(IllegalTransition, match=r"is false_alarm: cannot go to acknowledged \(allowed: none"):
+            act(store, "w-0001", S.acknowledged)
+
+    def test_transition_of_unknown_warning(self, store: WarningStore) -> None:
+        with pytest.raises(UnknownWarning, match="no warning 'nope'"):
+            act(store, "nope", S.acknowledged)
+
+    def test_transition_records_who_when_why(self, store: WarningStore, clock: ManualClock) -> None:
+        store.save(make_warning())
+        act(store, "w-0001", S.dispatched, reason="派单给供水集团")
+        clock.advance(timedelta(minutes=7))
+        at = datetime(2026, 11, 23, 10, 7, tzinfo=CST)
+        store.transition("w-0001", S.acknowledged, actor="王工", role="operator", reason="已到场", at=at)
+        assert [(t.actor, t.role, t.reason, t.at) for t in store.transitions("w-0001")] == [
+            ("张值班", "commander", "派单给供水集团", CLOCK_START),
+            ("王工", "operator", "已到场", at),
+        ]
+        assert store.disposal("w-0001").acknowledged_at == at  # type: ignore[union-attr]
+
+    def test_save_does_not_reset_status(self, store: WarningStore) -> None:
+        store.save(make_warning())
+        act(store, "w-0001", S.acknowledged)
+        newer = make_warning(version=2, msg_type=MsgType.update, level=Level.II, status=S.new)
+        assert store.save(newer) is True
+        current = store.get("w-0001")
+        assert current is not None and current.version == 2 and current.level is Level.II
+        assert current.status is S.acknowledged
+
+    def test_cancel_message_cancels_an_open_warning(self, store: WarningStore) -> None:
+        store.save(make_warning())
+        store.save(make_warning(version=2, msg_type=MsgType.cancel))
+        assert store.get("w-0001").status is S.cancelled  # type: ignore[union-attr]
+        (cancel,) = store.transitions("w-0001")
+        assert (cancel.from_status, cancel.actor, cancel.role) == (S.new, "system", "system")
+        assert "Cancel" in cancel.reason
+
+    def test_cancel_message_leaves_a_resolved_warning_resolved(self, store: WarningStore) -> None:
+        store.save(make_warning())
+        act(store, "w-0001", S.acknowledged)
+        act(store, "w-0001", S.resolved)
+        store.save(make_warning(version=2, msg_type=MsgType.cancel))
+        assert store.get("w-0001").status is S.resolved  # type: ignore[union-attr]
+
+    def test_concurrent_transitions_apply_once(self, store_factory: StoreFactory) -> None:
+        stores = [store_factory() for _ in range(2)]
+        stores[0].save(make_warning())
+        outcomes: list[str] = []
+        barrier = threading.Barrier(6)
+
+        def worker(i: int) -> None:
+            barrier.wait()
+            try:
+                act(stores[i % 2], "w-0001", S.acknowledged)
+                outcomes.append("ok")
+            except IllegalTransition:
+                outcomes.append("illegal")
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                outcomes.append(repr(exc))
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["illegal"] * 5 + ["ok"]
+        assert len(stores[0].transitions("w-0001")) == 1
+
+    # ------------------------------------------------------------- deadlines
+
+    def test_disposal_on_first_save(self, store: WarningStore) -> None:
+        store.save(make_warning(department=None, region_code="410105002", category="water_supply"))
+        disposal = store.disposal("w-0001")
+        deadline = store.routing.deadline_for(Level.III)
+        assert disposal is not None
+        assert disposal.department == store.routing.department_for("410105002", "water_supply") == "water_group"
+        assert disposal.tier == store.routing.escalation_chain[0]
+        assert disposal.acknowledge_due == CLOCK_START + deadline.acknowledge
+        assert disposal.resolve_due == CLOCK_START + deadline.resolve
+        assert (disposal.acknowledged_at, disposal.resolved_at, disposal.escalations) == (None, None, 0)
+        assert store.disposal("nope") is None
+
+    def test_department_given_by_the_warning_wins(self, store: WarningStore) -> None:
+        store.save(make_warning(department="gas_company"))
+        assert store.disposal("w-0001").department == "gas_company"  # type: ignore[union-attr]
+        assert [w.warning_id for w in store.list(department="gas_company")] == ["w-0001"]
+        assert store.list(department="water_group") == []
+
+    def test_level_rise_tightens_dues(self, store: WarningStore, clock: ManualClock) -> None:
+        store.save(make_warning(level=Level.IV))
+        before = store.disposal("w-0001")
+        clock.advance(timedelta(minutes=10))
+        store.save(make_warning(version=2, msg_type=MsgType.update, level=Level.I))
+        after = store.disposal("w-0001")
+        level_i = store.routing.deadline_for(Level.I)
+        assert before is not None and after is not None
+        assert after.acknowledge_due == clock.now() + level_i.acknowledge < before.acknowledge_due
+        assert after.resolve_due == clock.now() + level_i.resolve < before.resolve_due
+        clock.advance(timedelta(minutes=1))
+        store.save(make_warning(version=3, msg_type=MsgType.update, level=Level.IV))
+        assert store.disposal("w-0001") == after  # a lower level never loosens
+
+    def test_missed_acknowledge_deadline_escalates_tier_by_tier(self, store: WarningStore, clock: ManualClock) -> None:
+        store.save(make_warning(level=Level.I))
+        chain = store.routing.escalation_chain
+        ack = store.routing.deadline_for(Level.I).acknowledge
+        first_due = CLOCK_START + ack
+        assert store.check_deadlines() == []
+
+        clock.advance(ack + timedelta(seconds=1))
+        (escalation,) = store.check_deadlines()
+        assert escalation.model_dump() == {
+            "warning_id": "w-0001",
+            "deadline": "acknowledge",
+            "due": first_due,
+            "tier_from": chain[0],
+            "tier_to": chain[1],
+            "at": clock.now(),
+        }
+        assert store.check_deadlines() == []  # same now: nothing more
+        disposal = store.disposal("w-0001")
+        assert disposal is not None and disposal.tier == chain[1] and disposal.escalations == 1
+        assert disposal.acknowledge_due == clock.now() + ack
+
+        clock.advance(ack + timedelta(seconds=1))
+        (second,) = store.check_deadlines()
+        assert (second.tier_from, second.tier_to) == (chain[1], chain[2])
+        assert store.escalations("w-0001") == [escalation, second]
+        assert store.escalations(since=second.at) == [second]
+
+    def test_escalation_stays_at_the_last_tier(self, store: WarningStore, clock: ManualClock) -> None:
+        store.save(make_warning(level=Level.I))
+        ack = store.routing.deadline_for(Level.I).acknowledge
+        chain = store.routing.escalation_chain
+        for _ in range(len(chain) + 1):
+            clock.advance(ack + timedelta(seconds=1))
+            store.check_deadlines()
+        tiers = [(e.tier_from, e.tier_to) for e in store.escalations("w-0001")]
+        assert tiers[-1] == (chain[-1], chain[-1])
+        assert store.disposal("w-0001").tier == chain[-1]  # type: ignore[union-attr]
+
+    def test_no_escalation_when_acknowledged_in_time(self, store: WarningStore, clock: ManualClock) -> None:
+        store.save(make_warning(level=Level.I))
+        ack = store.routing.deadline_for(Level.I).acknowledge
+        clock.advance(ack - timedelta(seconds=1))
+        act(store, "w-0001", S.acknowledged)
+        clock.advance(timedelta(minutes=30))
+        assert store.check_deadlines() == []
+        assert store.escalations("w-0001") == []
+        assert store.disposal("w-0001").tier == store.routing.escalation_chain[0]  # type: ignore[union-attr]
+
+    def test_missed_resolve_deadline_escalates_until_resolved(self, store: WarningStore, clock: ManualClock) -> None:
+        store.save(make_warning(level=Level.II))
+        deadline = store.routing.deadline_for(Level.II)
+        act(store, "w-0001", S.acknowledged)
+        act(store, "w-0001", S.in_progress)
+        clock.advance(deadline.resolve + timedelta(seconds=1))
+        (escalation,) = store.check_deadlines()
+        assert escalation.deadline == "resolve"
+        act(store, "w-0001", S.resolved)
+        clock.advance(deadline.resolve * 2)
+        assert store.check_deadlines() == []
+        assert store.disposal("w-0001").resolved_at is not None  # type: ignore[union-attr]
+
+    def test_check_deadlines_with_an_explicit_now(self, store: WarningStore) -> None:
+        store.save(make_warning(level=Level.I))
+        later = CLOCK_START + timedelta(hours=1)
+        assert [e.at for e in store.check_deadlines(now=later)] == [later]
+        assert store.check_deadlines(now=later) == []
+
+    # ------------------------------------------------------------- silences
+
+    def test_silences_match_expire_and_filter(self, store: WarningStore, clock: ManualClock) -> None:
+        window = SilenceRequest(
+            region_prefix="410105002",
+            categories=("water_supply",),
+            ends_at=CLOCK_START + timedelta(hours=4),
+            reason="管网检修 WO-17",
+        )
+        later = SilenceRequest(
+            region_prefix="410105",
+            starts_at=CLOCK_START + timedelta(hours=2),
+            ends_at=CLOCK_START + timedelta(hours=3),
+            reason="全区演练",
+        )
+        first = store.add_silence(window, created_by="张值班")
+        second = store.add_silence(later, created_by="张值班")
+        assert (first.starts_at, first.created_by, first.expired_at) == (CLOCK_START, "张值班", None)
+        assert first.matches("410105002001001", "water_supply", CLOCK_START)
+        assert not first.matches("410105002001001", "gas_supply", CLOCK_START)
+        assert not first.matches("410105003", "water_supply", CLOCK_START)
+        assert second.matches("410105003", "gas_supply", CLOCK_START + timedelta(hours=2))
+        assert not second.matches("410105003", "gas_supply", CLOCK_START)
+        assert store.silences() == [first, second]
+        assert store.silences(active_at=CLOCK_START) == [first]
+        assert store.silences(active_at=CLOCK_START + timedelta(hours=2, minutes=30)) == [first, second]
+        assert store.silence_for("410105002", "water_supply") == first
+
+        clock.advance(timedelta(hours=1))
+        expired = store.expire_silence(first.silence_id, actor="李调度")
+        assert (expired.expired_at, expired.expired_by) == (clock.now(), "李调度")
+        assert not expired.matches("410105002", "water_supply", clock.now())
+        assert store.silences(active_at=clock.now()) == []
+        assert store.silences(active_at=CLOCK_START) == [expired]  # it was in force then
+        assert store.expire_silence(first.silence_id, actor="someone else") == expired
+        with pytest.raises(UnknownSilence):
+            store.expire_silence("nope", actor="李调度")
+
+    def test_silence_ending_in_the_past_is_refused(self, store: WarningStore) -> None:
+        request = SilenceRequest(region_prefix="410105", ends_at=CLOCK_START - timedelta(minutes=1), reason="x")
+        with pytest.raises(ValueError, match="already past"):
+            store.add_silence(request, created_by="张值班")
+        assert store.silences() == []
+
+    # ------------------------------------------------------------- audit
+
+    def test_audit_log_filters_newest_first(self, store: WarningStore, clock: ManualClock) -> None:
+        a = store.audit(actor="张值班", role="commander", action="transition.acknowledge", target="w-1", detail="ok")
+        clock.advance(timedelta(minutes=5))
+        b = store.audit(actor="李调度", role="operator", action="read.warning", target="w-1")
+        c = store.audit(actor="张值班", role="commander", action="read.warning", target="w-2")
+        assert a.entry_id < b.entry_id < c.entry_id
+        assert (a.at, a.detail, b.detail) == (CLOCK_START, "ok", "")
+        assert store.audit_log() == [c, b, a]
+        assert store.audit_log(actor="张值班") == [c, a]
+        assert store.audit_log(action="read.warning") == [c, b]
+        assert store.audit_log(target="w-1") == [b, a]
+        assert store.audit_log(since=clock.now()) == [c, b]
+        assert store.audit_log(actor="张值班", action="read.warning") == [c]
+        assert store.audit_log(limit=1) == [c]
+
+    # ------------------------------------------------------------- tokens
+
+    def test_tokens_identify_and_revoke(self, store: WarningStore, clock: ManualClock) -> None:
+        commander, commander_token = store.create_token("市指挥中心", Role.commander)
+        clock.advance(timedelta(seconds=1))
+        operator, operator_token = store.create_token("供水值班", Role.operator, "water_group")
+        assert commander_token != operator_token
+        assert store.identify(commander_token) == commander
+        assert store.identify(operator_token) == Identity(
+            token_id=operator.token_id, name="供水值班", role=Role.operator, department="water_group"
+        )
+        assert store.identify("rw_not-a-token") is None
+        assert store.tokens() == [commander, operator]
+        with store.engine.connect() as conn:
+            stored = conn.execute(select(TokenRow.token_sha256)).scalars().all()
+        assert commander_token not in stored and hashlib.sha256(commander_token.encode()).hexdigest() in stored
+
+        store.revoke_token(commander.token_id)
+        assert store.identify(commander_token) is None
+        assert store.tokens() == [operator]
+        with pytest.raises(UnknownToken):
+            store.revoke_token(commander.token_id)
+
+    def test_token_department_is_checked(self, store: WarningStore) -> None:
+        with pytest.raises(ValueError, match="operator token needs --department"):
+            store.create_token("x", Role.operator)
+        with pytest.raises(ValueError, match="unknown department 'nowhere'"):
+            store.create_token("x", Role.operator, "nowhere")
+        assert store.tokens() == []
+
+    # ------------------------------------------------------------- publication
+
+    def test_auto_public_level_is_public_at_once(self, store: WarningStore) -> None:
+        warning = make_warning(level=Level.III)
+        store.save(warning)
+        publication = store.publication("w-0001")
+        assert publication is not None
+        assert (publication.state, publication.public_version) == (PublicationState.public, 1)
+        assert store.public_warnings() == [warning]
+
+    def test_high_level_waits_for_approval(self, store: WarningStore, clock: ManualClock) -> None:
+        first = make_warning(level=Level.III)
+        store.save(first)
+        store.save(make_warning(version=2, msg_type=MsgType.update, level=Level.I))
+        waiting = store.publication("w-0001")
+        assert waiting is not None
+        assert (waiting.state, waiting.public_version) == (PublicationState.awaiting_approval, 1)
+        assert store.public_warnings() == [first]  # the public still sees the approved version
+
+        clock.advance(timedelta(minutes=2))
+        approved = store.approve("w-0001", actor="张指挥")
+        assert approved == Publication(
+            warning_id="w-0001",
+            state=PublicationState.public,
+            public_version=2,
+            approved_by="张指挥",
+            approved_at=clock.now(),
+        )
+        assert [(w.version, w.level) for w in store.public_warnings()] == [(2, Level.I)]
+        with pytest.raises(UnknownWarning):
+            store.approve("nope", actor="张指挥")
+
+    def test_unapproved_high_level_is_not_public(self, store: WarningStore) -> None:
+        store.save(make_warning(level=Level.II))
+        assert store.publication("w-0001").public_version is None  # type: ignore[union-attr]
+        assert store.public_warnings() == []
+        assert store.publication("nope") is None
+
+    # ------------------------------------------------------------- feedback
+
+    def test_feedback_gives_detector_precision(self, store: WarningStore, clock: ManualClock) -> None:
+        store.save(make_warning(warning_id="a"))  # detectors surge.water and threshold.pressure
+        store.save(make_warning(warning_id="b"))
+        store.save(make_warning(warning_id="c", signals=make_warning().signals[:1]))  # surge.water only
+        clock.advance(timedelta(minutes=40))
+        act(store, "a", S.acknowledged)
+        resolved = act(store, "a", S.resolved)
+        assert store.record_feedback(Feedback.of(resolved, "resolve")) is True
+        assert store.record_feedback(Feedback.of(resolved, "resolve")) is False  # redelivery
+        for warning_id in ("b", "c"):
+            assert store.record_feedback(Feedback.of(act(store, warning_id, S.false_alarm), "false_alarm")) is True
+        precision = {p.detector: p for p in store.detector_precision()}
+        assert precision["surge.water"] == DetectorPrecision(
+            detector="surge.water", true_alarms=1, false_alarms=2, precision=1 / 3, mean_resolve_seconds=2400.0
+        )
+        assert precision["threshold.pressure"] == DetectorPrecision(
+            detector="threshold.pressure", true_alarms=1, false_alarms=1, precision=0.5, mean_resolve_seconds=2400.0
+        )
+
+    def test_feedback_that_settles_nothing_and_reopening(self, store: WarningStore) -> None:
+        store.save(make_warning())
+        ack = act(store, "w-0001", S.acknowledged)
+        assert store.record_feedback(Feedback.of(ack, "acknowledge")) is True
+        assert store.detector_precision() == []
+        resolved = act(store, "w-0001", S.resolved)
+        store.record_feedback(Feedback.of(resolved, "resolve"))
+        assert {p.true_alarms for p in store.detector_precision()} == {1}
+        reopened = act(store, "w-0001", S.in_progress)
+        store.record_feedback(Feedback.of(reopened, "start"))
+        assert store.detector_precision() == []
+        with pytest.raises(UnknownWarning):
+            store.record_feedback(Feedback.of(ack.model_copy(update={"warning_id": "nope"}), "acknowledge"))
+
+    # ------------------------------------------------------------- health
+
+    def test_health_snapshots_replace_per_component(self, store: WarningStore, clock: ManualClock) -> None:
+        assert store.health() == {}
+        store.put_health("worker", {"lag": {"riskwatch.events": 12}, "warming_up": ["prophet"]})
+        clock.advance(timedelta(seconds=10))
+        store.put_health("worker", {"lag": {"riskwatch.events": 0}, "warming_up": []})
+        store.put_health("api", {"sse_clients": 2}, at=CLOCK_START)
+        assert store.health() == {
+            "api": HealthSnapshot(component="api", payload={"sse_clients": 2}, at=CLOCK_START),
+            "worker": HealthSnapshot(
+                component="worker", payload={"lag": {"riskwatch.events": 0}, "warming_up": []}, at=clock.now()
+            ),
+        }

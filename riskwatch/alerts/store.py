@@ -509,7 +509,7 @@ class WarningStore:
         )
         escalated: builtins.list[Escalation] = []
         with self._writes.begin() as session:
-            for disposal, status_value, level_value in session.execute(stmt).tuples():
+            for disposal, status_value, level_value in session.execute(stmt):
                 status, level = WarningStatus(status_value), Level(level_value)
                 if status in deadlines.ACKNOWLEDGE_PENDING and disposal.acknowledge_due < when:
                     escalated.append(self._escalate(session, disposal, "acknowledge", disposal.acknowledge_due, level, when))
@@ -572,8 +572,8 @@ class WarningStore:
         return silence
 
     def silences(self, active_at: datetime | None = None) -> builtins.list[Silence]:
-        """Every silence (None), or those in force at `active_at`; oldest created first."""
-        stmt = select(SilenceRow).order_by(SilenceRow.created_at, SilenceRow.silence_id)
+        """Every silence (None), or those in force at `active_at`; oldest created (then starting) first."""
+        stmt = select(SilenceRow).order_by(SilenceRow.created_at, SilenceRow.starts_at, SilenceRow.silence_id)
         if active_at is not None:
             at = require_aware(active_at, "active_at")
             stmt = stmt.where(

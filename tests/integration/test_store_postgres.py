@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from riskwatch.alerts.store import Base, WarningStore
-from tests.store_contract import StoreContract, StoreFactory
+from tests.store_contract import DisposalContract, StoreContract, StoreFactory
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def store_factory(postgres_url: str) -> Iterator[StoreFactory]:
-    """Stores on the test server, with the schema dropped and recreated for each test."""
+    """Stores on the test server, with every table dropped and migrated afresh for each test."""
     admin = WarningStore(postgres_url)
-    Base.metadata.drop_all(admin.engine)
-    admin.create_schema()
+    with admin.engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    admin.migrate()
     opened: list[WarningStore] = [admin]
 
     def factory() -> WarningStore:
@@ -34,6 +36,10 @@ def store_factory(postgres_url: str) -> Iterator[StoreFactory]:
 
 class TestPostgresStore(StoreContract):
     """Every shared behaviour on PostgreSQL."""
+
+
+class TestPostgresDisposal(DisposalContract):
+    """The disposal queue on PostgreSQL."""
 
 
 def test_postgres_column_types(store_factory: StoreFactory) -> None:

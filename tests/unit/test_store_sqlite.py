@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from riskwatch.alerts.store import WarningStore
-from tests.store_contract import StoreContract, StoreFactory, make_warning
+from tests.store_contract import DisposalContract, StoreContract, StoreFactory, make_warning
 
 
 @pytest.fixture
@@ -31,6 +31,10 @@ def store_factory(tmp_path: Path) -> Iterator[StoreFactory]:
 
 class TestSqliteStore(StoreContract):
     """Every shared behaviour on SQLite."""
+
+
+class TestSqliteDisposal(DisposalContract):
+    """The disposal queue on SQLite."""
 
 
 def test_sqlite_pragmas(store_factory: StoreFactory) -> None:
