@@ -136,17 +136,27 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _Server(uvicorn.Server):
+    """A uvicorn server that signals when its start-up (including the app's lifespan) is done."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
+def serve(app: FastAPI, start_timeout: float = 30.0) -> Iterator[str]:
     """Run `app` with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="on"))
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="api-under-test", daemon=True)
     thread.start()
     try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("the API server stopped during start-up")
-            thread.join(0.01)
+        if not server.ready.wait(start_timeout):
+            raise RuntimeError(f"the API server did not start within {start_timeout} s")
         yield f"http://127.0.0.1:{server.config.port}"
     finally:
         server.should_exit = True

@@ -1,0 +1,121 @@
+"""The SSE change feed over a real socket: events arrive for changes made after connecting,
+scoped and masked per role; escalations from the background deadline check are announced."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from riskwatch.alerts.clock import ManualClock
+from riskwatch.alerts.store import WarningStore
+from riskwatch.api import create_app
+from riskwatch.api.options import ApiOptions
+from riskwatch.schemas import Level
+from riskwatch.settings import Settings
+from tests.api_support import GAS, STREET, T0, RecordingPublisher, Tokens, api_warning, bearer, make_tokens, serve, sqlite_store
+
+GUARD = 20.0  # seconds: only a guard against a hung test, never a synchronisation
+
+
+@dataclass
+class Server:
+    url: str
+    store: WarningStore
+    clock: ManualClock
+    tokens: Tokens
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    clock = ManualClock(T0)
+    store = sqlite_store(str(tmp_path / "rw.db"), clock)
+    tokens = make_tokens(store)
+    options = ApiOptions(poll_interval=0.05, deadline_interval=0.05, health_interval=3600)
+    app = create_app(Settings(database_url=str(store.url)), store=store, feedback_publisher=RecordingPublisher(), options=options)
+    with serve(app) as url:
+        yield Server(url, store, clock, tokens)
+    store.close()
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(event name, JSON data) of each server-sent event; comments such as pings are skipped."""
+    name, data = "message", []
+    async for line in response.aiter_lines():
+        if line == "":
+            if data:
+                yield name, json.loads("\n".join(data))
+            name, data = "message", []
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+
+
+async def next_event(events: AsyncIterator[tuple[str, dict[str, Any]]], kind: str) -> dict[str, Any]:
+    """The next event of `kind` (others, e.g. health, are passed over)."""
+    async with asyncio.timeout(GUARD):
+        async for name, data in events:
+            if name == kind:
+                return data
+    raise AssertionError(f"the stream ended before a {kind!r} event")
+
+
+async def test_a_warning_saved_after_connecting_arrives(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=GUARD) as client:
+        async with client.stream("GET", "/api/stream", params={"token": server.tokens.commander}) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            events = sse_events(response)
+            await asyncio.to_thread(server.store.save, api_warning())
+            view = await next_event(events, "warning")
+    assert (view["warning_id"], view["colour"], view["status"]) == ("w-api-1", "yellow", "new")
+    assert view["disposal"]["tier"] == "grid"
+    assert "联系人张三反映整栋楼停水" in view["explanation"]
+
+
+async def test_operators_receive_only_their_department_and_analysts_masked_views(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=GUARD) as client:
+        gas_stream = client.stream("GET", "/api/stream", headers=bearer(server.tokens.other_operator))
+        analyst_stream = client.stream("GET", "/api/stream", headers=bearer(server.tokens.analyst))
+        async with gas_stream as gas_response, analyst_stream as analyst_response:
+            gas_events, analyst_events = sse_events(gas_response), sse_events(analyst_response)
+            await asyncio.to_thread(server.store.save, api_warning())  # water: not for the gas operator
+            gas = api_warning(warning_id="w-api-gas", category="gas_supply", category_name="燃气", department=GAS)
+            await asyncio.to_thread(server.store.save, gas)
+            first_for_gas = await next_event(gas_events, "warning")
+            first_for_analyst = await next_event(analyst_events, "warning")
+    assert first_for_gas["warning_id"] == "w-api-gas"
+    assert first_for_analyst["warning_id"] == "w-api-1"
+    assert first_for_analyst["region_code"] == STREET
+    assert not any("张三" in line for line in first_for_analyst["explanation"])
+
+
+async def test_transitions_and_escalations_are_streamed(server: Server) -> None:
+    await asyncio.to_thread(server.store.save, api_warning(level=Level.I))  # acknowledge within 5 minutes
+    async with httpx.AsyncClient(base_url=server.url, timeout=GUARD) as client:
+        async with client.stream("GET", "/api/stream", headers=bearer(server.tokens.operator)) as response:
+            events = sse_events(response)
+            server.clock.advance(timedelta(minutes=6))
+            escalation = await next_event(events, "escalation")
+            acted = await client.post(
+                "/api/warnings/w-api-1/actions/acknowledge", json={"reason": "迟到确认"}, headers=bearer(server.tokens.operator)
+            )
+            assert acted.status_code == 201
+            transition = await next_event(events, "transition")
+    assert (escalation["warning_id"], escalation["deadline"], escalation["tier_to"]) == ("w-api-1", "acknowledge", "street")
+    assert (transition["to_status"], transition["actor"], transition["reason"]) == ("acknowledged", "供水值班员", "迟到确认")
+
+
+async def test_public_tokens_may_not_subscribe(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=GUARD) as client:
+        response = await client.get("/api/stream", params={"token": server.tokens.public})
+        assert response.status_code == 403
+        assert (await client.get("/api/stream")).status_code == 401
