@@ -87,7 +87,7 @@ def replay(
     if database_url:
         from riskwatch.alerts.store import WarningStore
 
-        store = WarningStore(database_url)
+        store = WarningStore(database_url, routing=config.routing)
         store.create_schema()
         for warning in result.warnings:
             store.save(warning)
