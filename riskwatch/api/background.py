@@ -18,7 +18,7 @@ from anyio import to_thread
 from riskwatch.alerts.lifecycle import Escalation
 from riskwatch.api.context import ApiContext
 from riskwatch.api.feed import FeedEvent
-from riskwatch.api.presenter import current_pipeline, load_change
+from riskwatch.api.presenter import current_pipeline
 from riskwatch.api.queries import ChangeCursor, department_of
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,8 @@ class ChangePoller:
     def _read(self) -> list[FeedEvent]:
         changes = self._cursor.poll()
         events: list[FeedEvent] = []
-        for warning in changes.warnings:
-            change = load_change(self._ctx, warning)
-            events.append(FeedEvent("warning", department_of(warning, change.disposal), change))
+        for change in changes.warnings:
+            events.append(FeedEvent("warning", department_of(change.warning, change.disposal), change))
         events.extend(FeedEvent("transition", department, t) for t, department in changes.transitions)
         return events
 

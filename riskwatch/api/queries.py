@@ -9,20 +9,49 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from riskwatch.alerts.lifecycle import Disposal, Transition
-from riskwatch.alerts.tables import DisposalRow, TransitionRow, WarningRow, WarningVersionRow
+from riskwatch.alerts.publication import Publication
+from riskwatch.alerts.tables import DisposalRow, PublicationRow, TransitionRow, WarningRow, WarningVersionRow
+from riskwatch.api.feed import WarningChange
 from riskwatch.schemas import Level, Warning, WarningStatus
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def row_to_warning(row: WarningRow) -> Warning:
     """The pydantic warning of a `warnings` row."""
     return Warning.model_validate({name: getattr(row, name) for name in Warning.model_fields})
+
+
+def _model(model: type[M], row: object | None) -> M | None:
+    """A pydantic model from a row whose columns carry the model's field names."""
+    if row is None:
+        return None
+    return model.model_validate({name: getattr(row, name) for name in model.model_fields})
+
+
+def _with_disposal_and_publication() -> Select[tuple[WarningRow, DisposalRow, PublicationRow]]:
+    return (
+        select(WarningRow, DisposalRow, PublicationRow)
+        .outerjoin(DisposalRow, DisposalRow.warning_id == WarningRow.warning_id)
+        .outerjoin(PublicationRow, PublicationRow.warning_id == WarningRow.warning_id)
+    )
+
+
+def _change(warning: WarningRow, disposal: DisposalRow | None, publication: PublicationRow | None) -> WarningChange:
+    return WarningChange(
+        warning=row_to_warning(warning),
+        publication=_model(Publication, publication),
+        disposal=_model(Disposal, disposal),
+    )
 
 
 def department_of(warning: Warning, disposal: Disposal | None) -> str | None:
@@ -49,9 +78,9 @@ class WarningFilter:
     limit: int = 100
 
 
-def list_warnings(engine: Engine, where: WarningFilter) -> list[Warning]:
-    """Current warnings matching `where`, newest `updated_at` first."""
-    stmt = select(WarningRow).outerjoin(DisposalRow, DisposalRow.warning_id == WarningRow.warning_id)
+def list_warnings(engine: Engine, where: WarningFilter) -> list[WarningChange]:
+    """Current warnings matching `where` with their disposal and publication, newest `updated_at` first."""
+    stmt = _with_disposal_and_publication()
     if where.level is not None:
         stmt = stmt.where(WarningRow.level == where.level.value)
     if where.status is not None:
@@ -66,7 +95,7 @@ def list_warnings(engine: Engine, where: WarningFilter) -> list[Warning]:
         stmt = stmt.where(_department_column() == where.department)
     stmt = stmt.order_by(WarningRow.updated_at.desc(), WarningRow.warning_id).limit(where.limit)
     with Session(engine) as session:
-        return [row_to_warning(row) for row in session.scalars(stmt)]
+        return [_change(*row) for row in session.execute(stmt)]
 
 
 def warning_counts(engine: Engine) -> dict[tuple[str, str], int]:
@@ -87,7 +116,7 @@ def first_seen_since(engine: Engine, since: datetime) -> list[tuple[str, datetim
 class Changes:
     """What was written since the last poll: new warning versions and new transitions."""
 
-    warnings: Sequence[Warning]
+    warnings: Sequence[WarningChange]
     transitions: Sequence[tuple[Transition, str | None]]  # with the warning's department
 
 
@@ -134,10 +163,8 @@ class ChangeCursor:
             version_rows = session.execute(versions).all()
             transition_rows = session.execute(transitions).all()
             changed_ids = list(dict.fromkeys(warning_id for _, warning_id in version_rows))
-            current = {
-                row.warning_id: row_to_warning(row)
-                for row in session.scalars(select(WarningRow).where(WarningRow.warning_id.in_(changed_ids)))
-            }
+            stmt = _with_disposal_and_publication().where(WarningRow.warning_id.in_(changed_ids))
+            current = {row[0].warning_id: _change(*row) for row in session.execute(stmt)}
         if version_rows:
             self._version_id = version_rows[-1][0]
         if transition_rows:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
 from fastapi.concurrency import run_in_threadpool
@@ -17,7 +18,7 @@ from riskwatch.api.access import may_approve, may_read_warning, may_transition, 
 from riskwatch.api.auth import Caller, Context, refuse
 from riskwatch.api.context import ApiContext
 from riskwatch.api.feedback_publisher import FeedbackPublishError
-from riskwatch.api.presenter import load_change, warning_detail, warning_view
+from riskwatch.api.presenter import warning_detail, warning_view
 from riskwatch.api.queries import WarningFilter, department_of, list_warnings
 from riskwatch.api.views import ActionRequest, WarningDetail, WarningView
 from riskwatch.schemas import Level, Warning, WarningStatus
@@ -26,8 +27,8 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/warnings", tags=["warnings"])
 
-ActionName = Literal["dispatch", "acknowledge", "start", "resolve", "close", "false_alarm", "cancel"]
-assert set(ActionName.__args__) == set(ACTIONS), "ActionName must list exactly the lifecycle's ACTIONS"
+ActionName = StrEnum("ActionName", [(name, name) for name in ACTIONS])  # type: ignore[misc]
+"""The lifecycle's action names, as a path parameter (unknown names are a 422 listing these)."""
 
 
 def _existing(ctx: ApiContext, warning_id: str) -> Warning:
@@ -66,7 +67,7 @@ def list_(
     )
     if who.role is Role.operator and who.department is None:
         return []
-    return [warning_view(ctx, load_change(ctx, w), who) for w in list_warnings(ctx.store.engine, where)]
+    return [warning_view(ctx, change, who) for change in list_warnings(ctx.store.engine, where)]
 
 
 @router.get("/{warning_id}", response_model=WarningDetail, responses={403: {}, 404: {}})
@@ -125,8 +126,8 @@ async def act(
     warning_id: str, action: ActionName, body: ActionRequest, ctx: Context, who: Caller, background: BackgroundTasks
 ) -> Transition:
     """Move a warning along its lifecycle; the move is stored, audited and sent as feedback."""
-    transition = await run_in_threadpool(_apply, ctx, who, warning_id, action, body.reason)
-    feedback = Feedback.of(transition, action)
+    transition = await run_in_threadpool(_apply, ctx, who, warning_id, action.value, body.reason)
+    feedback = Feedback.of(transition, action.value)
     await run_in_threadpool(ctx.store.record_feedback, feedback)
     background.add_task(_publish, ctx, feedback)
     return transition
