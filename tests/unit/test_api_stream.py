@@ -119,3 +119,19 @@ async def test_public_tokens_may_not_subscribe(server: Server) -> None:
         response = await client.get("/api/stream", params={"token": server.tokens.public})
         assert response.status_code == 403
         assert (await client.get("/api/stream")).status_code == 401
+
+
+async def test_idle_streams_get_ping_comments(tmp_path: Path) -> None:
+    store = sqlite_store(str(tmp_path / "rw.db"), ManualClock(T0))
+    tokens = make_tokens(store)
+    options = ApiOptions(poll_interval=3600, deadline_interval=3600, health_interval=3600, ping_interval=0.05)
+    app = create_app(Settings(database_url=str(store.url)), store=store, feedback_publisher=RecordingPublisher(), options=options)
+    try:
+        with serve(app) as url:
+            async with httpx.AsyncClient(base_url=url, timeout=GUARD) as client:
+                async with client.stream("GET", "/api/stream", headers=bearer(tokens.analyst)) as response:
+                    async with asyncio.timeout(GUARD):
+                        first_line = await anext(aiter(response.aiter_lines()))
+    finally:
+        store.close()
+    assert first_line == ": ping"

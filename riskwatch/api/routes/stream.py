@@ -59,6 +59,7 @@ async def stream(ctx: Context, who: Caller) -> EventSourceResponse:
     return EventSourceResponse(
         events(),
         ping=ctx.options.ping_interval,
+        ping_message_factory=lambda: ServerSentEvent(comment="ping"),
         headers={"X-Accel-Buffering": "no"},
         background=BackgroundTask(ctx.feed.close, subscription),
     )
