@@ -27,16 +27,22 @@ from riskwatch.api.queries import warning_counts
 from riskwatch.api.routes import admin, cap, ops, stream, warnings, web
 from riskwatch.api.routes.web import STATIC_DIR
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
-from riskwatch.config.models import RegionsConfig
+from riskwatch.config.models import RegionsConfig, RoutingConfig
 from riskwatch.config.regions import RegionIndex
 from riskwatch.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "store_for"]
 
 
 def _region_index(settings: Settings) -> RegionIndex:
     directory = settings.config_dir or DEFAULT_CONFIG_DIR
     return RegionIndex(load_model(directory / "regions.yaml", RegionsConfig))
+
+
+def store_for(settings: Settings, clock: Clock | None = None) -> WarningStore:
+    """A store on `settings.database_url` routed by the configured city's `routing.yaml`."""
+    directory = settings.config_dir or DEFAULT_CONFIG_DIR
+    return WarningStore(settings.database_url, routing=load_model(directory / "routing.yaml", RoutingConfig), clock=clock)
 
 
 def _route_template(request: Request) -> str:
@@ -54,7 +60,7 @@ def create_app(
 ) -> FastAPI:
     """The API over `store` (default: a store on `settings.database_url`, closed with the app)."""
     owns_store = store is None
-    store = store if store is not None else WarningStore(settings.database_url, clock=clock)
+    store = store if store is not None else store_for(settings, clock)
     options = options or ApiOptions()
     metrics = ApiMetrics()
     feed = ChangeFeed(options.subscriber_queue, on_drop=metrics.feed_dropped.inc)

@@ -21,13 +21,12 @@ def register(app: typer.Typer) -> None:
         """Serve the alert feed: REST, SSE, CAP/Atom, web view, /metrics, /healthz."""
         import uvicorn
 
-        from riskwatch.alerts.store import WarningStore
-        from riskwatch.api.app import create_app
+        from riskwatch.api.app import create_app, store_for
         from riskwatch.settings import Settings
 
         overrides = {k: v for k, v in {"database_url": database_url, "broker": broker}.items() if v}
         settings = Settings(**overrides)
-        store = WarningStore(settings.database_url)
+        store = store_for(settings)
         store.migrate()
         typer.echo(f"riskwatch api on http://{host}:{port}/ (store {store.url.render_as_string(hide_password=True)})")
         try:
