@@ -16,4 +16,5 @@ USER riskwatch
 WORKDIR /var/lib/riskwatch
 ENV RISKWATCH_DATA_DIR=/var/lib/riskwatch
 
+EXPOSE 8000
 CMD ["riskwatch", "--help"]

@@ -136,6 +136,7 @@ def _register_tools() -> None:
     from riskwatch.streams.bench import register as register_bench
     from riskwatch.alerts.db_cli import register as register_db
     from riskwatch.reports.cli import register as register_reports
+    from riskwatch.api.cli import register as register_api
 
     register_simulator(app)
     register_admin(app)
@@ -144,6 +145,7 @@ def _register_tools() -> None:
     register_score(app)
     register_db(app)
     register_reports(app)
+    register_api(app)
 
 
 _register_tools()

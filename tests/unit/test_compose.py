@@ -53,14 +53,19 @@ def test_expected_services_and_commands(services: dict[str, dict[str, Any]]) -> 
     assert services["postgres"]["image"] == "postgres:16"
     assert _command(services["topics"]) == ["riskwatch", "topics", "create"]
     assert _command(services["worker"]) == ["riskwatch", "worker"]
-    for name in ("topics", "worker"):
+    assert _command(services["migrate"]) == ["riskwatch", "db", "upgrade"]
+    assert _command(services["api"])[:2] == ["riskwatch", "api"]
+    for name in ("topics", "migrate", "worker", "api"):
         assert services[name]["build"] == "." and services[name]["image"] == services["worker"]["image"]
-    assert services["topics"]["restart"] == "no"
+    assert services["topics"]["restart"] == "no" and services["migrate"]["restart"] == "no"
+    # Nothing writes to the store before its schema is migrated.
+    for name in ("worker", "api"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
 def test_riskwatch_services_use_only_settings_fields(riskwatch_services: dict[str, dict[str, Any]]) -> None:
     fields = {f"RISKWATCH_{name.upper()}" for name in Settings.model_fields}
-    assert set(riskwatch_services) >= {"topics", "worker"}
+    assert set(riskwatch_services) >= {"topics", "migrate", "worker", "api"}
     for name, service in riskwatch_services.items():
         env = _env(service)
         unknown = {k for k in env if k.startswith("RISKWATCH_")} - fields
