@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
 from riskwatch.config.models import CountSurgeConfig, RegionsConfig
-from riskwatch.config.regions import RegionIndex, _haversine_km
+from riskwatch.config.regions import RegionIndex, haversine_km
 from riskwatch.detectors.base import Detector
 from riskwatch.detectors.burst import BurstConfig, BurstDetector, poisson_tail
 from riskwatch.detectors.count_surge import CountSurgeDetector
@@ -131,7 +131,7 @@ def test_fires_on_a_tight_cluster_but_not_the_same_reports_spread_city_wide() ->
     assert set(first.evidence) <= {e.event_id for e in tight}
     assert len(first.region_code) == 15 and REGIONS.get(first.region_code) is not None
     lon, lat = REGIONS.get(first.region_code).centroid  # type: ignore[union-attr]
-    assert _haversine_km(lon, lat, *CENTRE) < 1.5
+    assert haversine_km(lon, lat, *CENTRE) < 1.5
     assert "public_order police reports within 500 m" in first.reason and "expected" in first.reason
 
 
