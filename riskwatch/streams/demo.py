@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +31,11 @@ from riskwatch.streams.worker import ready_file, worker_env
 
 RAW_TOPIC_NAMES = {spec.name for spec in T.RAW_TOPICS.values()}
 PIPELINE_TOPICS = {T.EVENTS.name, T.SIGNALS.name, T.WARNINGS.name}
+#: Days of ordinary reports before the demo scenario: Prophet needs a week of hourly counts.
+HISTORY_DAYS = 7
+#: Days of ordinary sensor readings before it: a PyOD model's whole training window (576 readings)
+#: to start from; with one day its calibrated tail is too coarse to pass the 0.999 threshold.
+SENSOR_HISTORY_DAYS = 2
 ANSI_BY_COLOUR = {"red": "38;5;196", "orange": "38;5;208", "yellow": "38;5;226", "blue": "38;5;39"}
 
 
@@ -54,6 +60,36 @@ class DemoResult:
 def paint(text: str, colour: str, enabled: bool) -> str:
     code = ANSI_BY_COLOUR.get(colour)
     return f"\x1b[{code}m{text}\x1b[0m" if enabled and code else text
+
+
+def warm_up_state(settings: Settings, scenario: object, days: int, sensor_days: int) -> tuple[int, float]:
+    """Build detector state from ordinary days before the scenario, offline and in-process, and
+    save it where the worker restores it from at start (`streams/state.py`).
+
+    The same detectors as the worker's (same config) see the history's events, so Prophet has
+    its week of counts, the burst detector its background rate and each PyOD model its training
+    window when the live scenario starts. Any older snapshot (a previous demo's open incidents
+    included) is removed first. Returns (events, seconds).
+    """
+    from riskwatch.config.loader import load_city_config
+    from riskwatch.config.regions import RegionIndex
+    from riskwatch.schemas import Event
+    from riskwatch.simulator.history import history_messages
+    from riskwatch.streams.pipeline import DetectStage, NormalizeStage
+    from riskwatch.streams.state import StateStore
+
+    started = time.monotonic()
+    config = load_city_config(settings.config_dir)
+    state_dir = settings.data_dir / "state"
+    shutil.rmtree(state_dir, ignore_errors=True)
+    normalize, detect = NormalizeStage(config, RegionIndex(config.regions)), DetectStage(config)
+    messages = history_messages(scenario, config, days, sensor_days)  # type: ignore[arg-type]
+    for message in messages:
+        event = normalize(message.source, message.value)
+        if isinstance(event, Event):
+            detect(event)
+    StateStore(state_dir).save_stage(detect)
+    return len(messages), time.monotonic() - started
 
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
@@ -175,9 +211,14 @@ async def run_demo(
     use_embedded: bool,
     emit: Callable[[str], None],
     colour: bool,
+    history_days: int = HISTORY_DAYS,
+    sensor_history_days: int = SENSOR_HISTORY_DAYS,
 ) -> DemoResult:
     """Run broker (if embedded), worker and simulator until the scenario is processed, the
-    duration is up, or the user presses Ctrl-C; always stop cleanly and return what was seen."""
+    duration is up, or the user presses Ctrl-C; always stop cleanly and return what was seen.
+
+    First `history_days` ordinary days before the scenario warm the detectors up offline
+    (`warm_up_state`; 0 skips it), so the worker starts from their saved state."""
     from riskwatch.simulator.scenario import load_scenario
     from riskwatch.simulator.sinks import publish_to_kafka
 
@@ -197,6 +238,11 @@ async def run_demo(
             emit(f"embedded Kafka-compatible broker (Tansu) on {broker.bootstrap}")
         bootstrap = settings.bootstrap_servers
         create_topics(bootstrap, settings.partitions, settings.replication_factor, settings)
+        if history_days > 0:
+            emit(f"building detector state from {history_days} ordinary days before the scenario "
+                 f"(12345/110 reports; sensor readings for the last {sensor_history_days})")
+            events, seconds = await asyncio.to_thread(warm_up_state, settings, loaded, history_days, sensor_history_days)
+            emit(f"history: {events} events through the detectors in {seconds:.0f} s; state saved for the worker")
         log_path = settings.data_dir / "worker.log"
         worker = start_worker(settings, log_path)
         emit(f"worker starting (pid {worker.pid}); store {settings.database_url}; log {log_path}")
