@@ -33,7 +33,10 @@ def history_scenario(live: Scenario, days: int, *, reports: bool = True, sensors
             "description": f"{days} ordinary days before {live.name}",
             "start": live.start - timedelta(days=days),
             "duration": timedelta(days=days),
-            "seed": live.seed + 1,  # other days, other draws
+            # A device's usual level comes from the seed and its id: sensor history keeps the live
+            # seed, so each device is the same device before and during the scenario. Reports take
+            # other draws (and so other ids) than the live scenario's.
+            "seed": live.seed if not reports else live.seed + 1,
             "background": live.background.model_copy(update=updates),
             "realism": Realism(),
             "incidents": [],
