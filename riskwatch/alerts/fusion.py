@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from riskwatch.alerts.incidents import Incident
+from riskwatch.alerts.wording import source_zh, sources_zh
 from riskwatch.config.models import GradingConfig, HardRule
 from riskwatch.schemas import Level
 
@@ -25,27 +26,26 @@ class Grade:
 
 
 def fused_score(incident: Incident, grading: GradingConfig, population: int) -> tuple[float, list[str]]:
-    """The incident's fused score and one explanation line per term."""
+    """The incident's fused score and one explanation line (Chinese, for the duty officer) per term."""
     ranked = sorted(incident.best_by_source.values(), key=lambda s: (s.score, s.source.value), reverse=True)
     top = ranked[0]
     score = top.score
-    reasons = [f"strongest signal {top.detector} ({top.source.value}) scored {score:.2f}"]
+    reasons = [f"最强信号：{top.detector}（{source_zh(top.source)}）评分 {score:.2f}"]
     if score > grading.single_source_cap:
         score = grading.single_source_cap
-        reasons.append(f"one source alone counts at most {score:.2f}")
-    sources = sorted(incident.sources, key=lambda s: s.value)
+        reasons.append(f"单一来源评分上限 {score:.2f}，更高等级需多源印证")
+    sources = incident.sources
     extra = len(sources) - 1
     if extra:
         bonus = extra * grading.corroboration_bonus
         score += bonus
-        via_related = sorted(s.value for s in set(incident.related_by_source) - set(incident.best_by_source))
-        related_note = f"; {', '.join(via_related)} through related signals" if via_related else ""
-        names = ", ".join(s.value for s in sources)
-        reasons.append(f"corroborated by {len(sources)} independent sources ({names}{related_note}): +{bonus:.2f}")
+        via_related = set(incident.related_by_source) - set(incident.best_by_source)
+        related_note = f"；其中{sources_zh(via_related)}来自关联信号" if via_related else ""
+        reasons.append(f"{len(sources)} 个独立来源相互印证（{sources_zh(sources)}{related_note}）：+{bonus:.2f}")
     for threshold, bonus in sorted(grading.population_bonus.items(), reverse=True):
         if population >= threshold:
             score += bonus
-            reasons.append(f"population {population:,} ≥ {threshold:,}: +{bonus:.2f}")
+            reasons.append(f"影响人口 {population:,} ≥ {threshold:,}：+{bonus:.2f}")
             break
     return min(round(score, 4), 1.0), reasons
 

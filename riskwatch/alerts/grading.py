@@ -29,6 +29,7 @@ from riskwatch.alerts.incidents import GraderState, Incident, Phase
 from riskwatch.alerts.messages import WarningWriter
 from riskwatch.alerts.muting import SilenceLike, SilenceProvider, matching_silence, no_silences
 from riskwatch.alerts.neighbours import Neighbourhood
+from riskwatch.alerts.wording import STATUS_ZH, level_zh, sources_zh
 from riskwatch.config.loader import CityConfig
 from riskwatch.config.regions import RegionIndex
 from riskwatch.detectors.registry import rule_levels
@@ -117,9 +118,9 @@ class Grader:
             log.debug("feedback for %s ignored: no such incident in memory", warning_id)
             return []
         at = at or incident.last_seen
-        why = f"{to_status.value} by the command center" + (f": {reason}" if reason else "")
+        why = f"指挥中心标记为{STATUS_ZH[to_status]}（{to_status.value}）" + (f"，说明：{reason}" if reason else "")
         if to_status in _CANCELLING:
-            message = self._cancel(incident, f"closed as {why}", at)
+            message = self._cancel(incident, why, at)
             return [message] if message else []
         if to_status in _SETTLING and incident.phase is Phase.open:
             incident.phase, incident.closed_reason = Phase.resolved, why
@@ -211,11 +212,15 @@ class Grader:
         return incident
 
     def _neighbour_note(self, street: str, km: float) -> str:
-        return f"signals in neighbouring street {self._name(street)} ({street}, {km:.1f} km away) joined this incident"
+        return f"相邻街道 {self._name(street)}（{street}，相距 {km:.1f} km）的信号已并入本事件"
 
     def _related_note(self, street: str, group: str, cause: Incident) -> str:
-        where = "the same street" if street == cause.street else f"neighbouring street {self._name(street)} ({street})"
-        return f"{group} signals in {where} corroborate this {cause.group} incident (related_groups: {cause.group} → {group})"
+        where = "同一街道" if street == cause.street else f"相邻街道 {self._name(street)}（{street}）"
+        effect_name, cause_name = self.writer.group_label(group), self.writer.group_label(cause.group)
+        return (
+            f"{where}的{effect_name}类信号印证本起{cause_name}事件，不单独预警"
+            f"（related_groups: {cause.group} → {group}）"
+        )
 
     def _name(self, code: str) -> str:
         return self.regions.full_name(code) if code in self.regions else code
@@ -239,9 +244,9 @@ class Grader:
             return []
         lead: list[str] = []
         if previous is not None and level is not previous:
-            lead.append(f"level rises {previous.value} → {level.value}")
+            lead.append(f"等级由{level_zh(previous)}升至{level_zh(level)}")
         if previous is not None and new_sources:
-            lead.append(f"newly corroborated by {', '.join(sorted(s.value for s in new_sources))}")
+            lead.append(f"新增来源印证：{sources_zh(new_sources)}")
         incident.version += 1
         msg_type = MsgType.alert if previous is None else MsgType.update
         incident.published_level, incident.published_sources, incident.published_score = level, incident.sources, grade.score
@@ -291,13 +296,14 @@ class Grader:
         if lower.published and lower.warning_id not in cover.covers:
             cover.covers.append(lower.warning_id)
         title = self.writer.title(cover, cover.published_level)
-        return self._cancel(lower, f"inhibited: covered by warning {cover.warning_id} ({title}, level {cover.published_level.value})", at)
+        reason = f"被更高等级预警 {cover.warning_id}（{title}，{level_zh(cover.published_level)}）覆盖，予以抑制"
+        return self._cancel(lower, reason, at)
 
     def _silence(self, incident: Incident, silence: SilenceLike, at: datetime) -> list[Warning]:
-        incident.note(f"signals during silence {silence.silence_id} absorbed without warning: {silence.reason}")
+        incident.note(f"静默规则 {silence.silence_id} 生效期间的信号已吸收，未发预警：{silence.reason}")
         if not incident.published:
             return []
-        message = self._cancel(incident, f"silenced by {silence.reason} (silence {silence.silence_id})", at)
+        message = self._cancel(incident, f"处于计划作业静默期（静默规则 {silence.silence_id}：{silence.reason}）", at)
         return [message] if message else []
 
     def _cancel(self, incident: Incident, reason: str, at: datetime) -> Warning | None:
@@ -308,7 +314,7 @@ class Grader:
             return None
         incident.version += 1
         incident.cancel_published = True
-        return self.writer.write(incident, self._grade(incident), incident.published_level, MsgType.cancel, at, [f"cancelled: {reason}"])
+        return self.writer.write(incident, self._grade(incident), incident.published_level, MsgType.cancel, at, [f"预警解除：{reason}"])
 
     def _current_incident(self, street: str, group: str) -> Incident | None:
         wid = self._current.get((street, group))

@@ -1,8 +1,9 @@
 """Turn an incident and its grade into the Warning message published for it.
 
-Every message explains itself: the score terms, the band and hard rules behind the level, each
-signal's reason, neighbour and related-group evidence, what it inhibits, and — for a Cancel —
-why it was cancelled.
+Every message explains itself, in Chinese for the command center's duty officer: the score
+terms, the band and hard rules behind the level, each signal's reason, neighbour and
+related-group evidence, what it inhibits, and — for a Cancel — why it was cancelled. Detector
+and rule names and warning ids stay as they are inside the lines, so analysts can search them.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from datetime import datetime
 
 from riskwatch.alerts.fusion import Grade
 from riskwatch.alerts.incidents import Incident
+from riskwatch.alerts.wording import ROMAN, level_zh, source_rank, source_zh
 from riskwatch.config.loader import CityConfig
 from riskwatch.config.models import HardRule
 from riskwatch.config.regions import RegionIndex
 from riskwatch.schemas import Level, MsgType, Signal, SignalSummary, Warning
-
-ROMAN = {Level.I: "Ⅰ", Level.II: "Ⅱ", Level.III: "Ⅲ", Level.IV: "Ⅳ"}
 
 
 class WarningWriter:
@@ -77,28 +77,37 @@ class WarningWriter:
         lines = list(grade.reasons)
         band = next((b for b in self.grading.bands if b.level is level), None)
         if band is not None and grade.score >= band.min_score:
-            lines.append(f"level {level.value}: fused score {grade.score:.2f} ≥ band {band.min_score:.2f}")
+            lines.append(f"综合评分 {grade.score:.2f} ≥ {level_zh(level)}阈值 {band.min_score:.2f}")
         if incident.published_level is not None and level.rank < incident.published_level.rank:
-            lines.append(f"level stays {incident.published_level.value}: a published level is never lowered")
+            lines.append(f"维持{level_zh(incident.published_level)}：已发布的等级不下调")
         for rule in self.hard_rules:
             if rule.rule in incident.hard_rules:
-                lines.append(f"hard rule {rule.rule} → at least level {rule.level.value}: {incident.hard_rules[rule.rule].reason}")
-        lines += [f"{s.detector}: {s.reason}" for s in sorted(incident.best_by_source.values(), key=lambda s: s.source.value)]
+                lines.append(f"硬性规则 {rule.rule} 触发，至少{level_zh(rule.level)}：{incident.hard_rules[rule.rule].reason}")
         lines += [
-            f"related {self._category_label(s.category)} signal {s.detector} ({s.source.value}): {s.reason}"
-            for s in sorted(incident.related_by_source.values(), key=lambda s: s.source.value)
+            f"{s.detector}（{source_zh(s.source)}）：{s.reason}"
+            for s in sorted(incident.best_by_source.values(), key=lambda s: source_rank(s.source))
+        ]
+        lines += [
+            f"关联{self.category_label(s.category)}信号 {s.detector}（{source_zh(s.source)}）：{s.reason}"
+            for s in sorted(incident.related_by_source.values(), key=lambda s: source_rank(s.source))
         ]
         lines += incident.notes
-        lines += [f"inhibits warning {wid}: covered by this higher one" for wid in incident.covers]
+        lines += [f"抑制预警 {wid}：已由本条更高等级预警覆盖" for wid in incident.covers]
         return lines
+
+    def group_label(self, group: str) -> str:
+        """A category group's Chinese name: that of its first category (grading.yaml order)."""
+        members = self.grading.category_groups.get(group)
+        return self.category_label(members[0]) if members else group
 
     def _region_name(self, incident: Incident) -> str:
         return self.regions.full_name(incident.street) if incident.street in self.regions else incident.street
 
     def _category_name(self, incident: Incident) -> str:
-        return self._category_label(self.category_of(incident))
+        return self.category_label(self.category_of(incident))
 
-    def _category_label(self, code: str) -> str:
+    def category_label(self, code: str) -> str:
+        """A category's Chinese name from the taxonomy; the code itself if it has none."""
         try:
             return self.taxonomy.category(code).name
         except KeyError:

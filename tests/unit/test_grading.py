@@ -48,7 +48,7 @@ def test_level_rises_with_independent_corroboration() -> None:
     third = grader.grade(_signal(Source.police, 0.7, minutes=20))
     assert third is not None and third.level is Level.I and third.version == 3
     assert set(third.sources) == {Source.sensor, Source.hotline, Source.police}
-    assert any("corroborated by 3" in line for line in third.explanation)
+    assert "3 个独立来源相互印证（物联感知、12345热线、110警情）：+0.20" in third.explanation
     assert third.title == "金水区花园路街道供水红色预警[Ⅰ级/特别严重]"
     assert third.department == "water_group"
 
@@ -56,7 +56,7 @@ def test_level_rises_with_independent_corroboration() -> None:
 def test_hard_rule_sets_a_floor() -> None:
     warning = Grader(CONFIG).grade(_signal(Source.sensor, 0.5, hard_rule="critical_limit"))
     assert warning is not None and warning.level is Level.II
-    assert any("hard rule critical_limit" in line for line in warning.explanation)
+    assert any(line.startswith("硬性规则 critical_limit 触发，至少Ⅱ级") for line in warning.explanation)
 
 
 def test_separate_streets_groups_and_times_are_separate_warnings() -> None:
@@ -73,3 +73,24 @@ def test_ids_are_deterministic_across_runs() -> None:
     first = Grader(CONFIG).grade(_signal(Source.sensor, 0.9, minutes=7))
     again = Grader(CONFIG).grade(_signal(Source.sensor, 0.9, minutes=7))
     assert first is not None and again is not None and first.warning_id == again.warning_id
+
+
+def test_explanation_is_chinese_and_keeps_numbers_and_names() -> None:
+    grader = Grader(CONFIG)
+    alert = grader.grade(_signal(Source.police, 0.6))
+    assert alert is not None and alert.level is Level.IV
+    assert alert.explanation == (
+        "最强信号：test（110警情）评分 0.60",
+        "影响人口 150,000 ≥ 100,000：+0.03",
+        "综合评分 0.63 ≥ Ⅳ级阈值 0.60",
+        "test（110警情）：test reason",
+    )
+    update = grader.grade(_signal(Source.sensor, 0.95, minutes=10))
+    assert update is not None and update.level is Level.II
+    assert update.explanation[:4] == (
+        "等级由Ⅳ级升至Ⅱ级",
+        "新增来源印证：物联感知",
+        "最强信号：test（物联感知）评分 0.95",
+        "单一来源评分上限 0.80，更高等级需多源印证",
+    )
+    assert "2 个独立来源相互印证（物联感知、110警情）：+0.10" in update.explanation

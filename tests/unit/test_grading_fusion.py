@@ -75,7 +75,7 @@ def test_signal_in_a_neighbouring_street_joins_the_open_incident_and_stays_place
     [update] = grader.process(_signal(Source.hotline, 0.9, 10, street=NEIGHBOUR))
     assert update.msg_type is MsgType.update and update.warning_id == alert.warning_id
     assert update.region_code == STREET and update.level is Level.II
-    assert any("neighbouring street 金水区经八路街道 (410105001, 1.9 km away)" in line for line in update.explanation)
+    assert "相邻街道 金水区经八路街道（410105001，相距 1.9 km）的信号已并入本事件" in update.explanation
 
 
 def test_streets_beyond_the_radius_or_in_another_district_open_their_own_incidents() -> None:
@@ -97,8 +97,9 @@ def test_related_group_signal_corroborates_the_cause_instead_of_its_own_warning(
     [update] = grader.process(_signal(Source.police, 0.9, 15, category="road_traffic"))
     assert update.warning_id == alert.warning_id and update.category == "water_supply"
     assert update.level is Level.II and Source.police in update.sources
-    assert any("corroborate this water incident (related_groups: water → flooding)" in line for line in update.explanation)
-    assert any(line.startswith("related 道路交通 signal police_detector (police)") for line in update.explanation)
+    assert "同一街道的道路交通类信号印证本起供水事件，不单独预警（related_groups: water → flooding）" in update.explanation
+    assert "关联道路交通信号 police_detector（110警情）：road_traffic looks wrong" in update.explanation
+    assert "2 个独立来源相互印证（物联感知、110警情；其中110警情来自关联信号）：+0.10" in update.explanation
     # A flooding signal from a source already counted raises nothing, and no flooding warning.
     assert grader.process(_signal(Source.sensor, 0.99, 20, category="road_traffic", hard_rule="critical_limit")) == []
 
@@ -127,12 +128,13 @@ def test_higher_cause_warning_inhibits_an_earlier_lower_effect_warning() -> None
     water_alert, cancel = grader.process(_signal(Source.sensor, 0.95, 5))
     assert water_alert.level is Level.III and water_alert.msg_type is MsgType.alert
     assert cancel.msg_type is MsgType.cancel and cancel.warning_id == flooding.warning_id and cancel.version == 2
-    assert cancel.explanation[0].startswith(f"cancelled: inhibited: covered by warning {water_alert.warning_id}")
-    assert "level III" in cancel.explanation[0]
+    assert cancel.explanation[0] == (
+        f"预警解除：被更高等级预警 {water_alert.warning_id}（{water_alert.title}，Ⅲ级）覆盖，予以抑制"
+    )
     # While covered, flooding signals corroborate the water warning; no new flooding warning.
     [update] = grader.process(_signal(Source.hotline, 0.9, 10, category="road_traffic"))
     assert update.warning_id == water_alert.warning_id and Source.hotline in update.sources
-    assert any(f"inhibits warning {flooding.warning_id}" in line for line in update.explanation)
+    assert f"抑制预警 {flooding.warning_id}：已由本条更高等级预警覆盖" in update.explanation
 
 
 def test_an_equal_or_lower_cause_does_not_inhibit() -> None:
@@ -168,7 +170,7 @@ def test_silence_absorbs_signals_without_a_warning() -> None:
     # After the window, only unmuted signals count: one source, level III, not II.
     [after] = grader.process(_signal(Source.sensor, 0.9, 130))
     assert after.level is Level.III and after.msg_type is MsgType.alert
-    assert any("absorbed without warning: planned main replacement WO-17" in line for line in after.explanation)
+    assert "静默规则 s1 生效期间的信号已吸收，未发预警：planned main replacement WO-17" in after.explanation
 
 
 def test_silence_cancels_an_already_published_warning() -> None:
@@ -178,7 +180,7 @@ def test_silence_cancels_an_already_published_warning() -> None:
     silences.append(_maintenance(start=5))
     [cancel] = grader.process(_signal(Source.hotline, 0.9, 10))
     assert cancel.msg_type is MsgType.cancel and cancel.warning_id == alert.warning_id
-    assert cancel.explanation[0] == "cancelled: silenced by planned main replacement WO-17 (silence s1)"
+    assert cancel.explanation[0] == "预警解除：处于计划作业静默期（静默规则 s1：planned main replacement WO-17）"
     assert grader.process(_signal(Source.police, 0.9, 20)) == []
 
 
@@ -191,7 +193,7 @@ def test_open_low_warning_updates_when_a_real_incident_raises_its_score_into_a_h
     assert low.level is Level.IV
     [update] = grader.process(_signal(Source.hotline, 0.8, 30))  # same source, stronger: band III
     assert update.msg_type is MsgType.update and update.level is Level.III and update.version == 2
-    assert update.explanation[0] == "level rises IV → III"
+    assert update.explanation[0] == "等级由Ⅳ级升至Ⅲ级"
 
 
 def test_false_alarm_feedback_cancels_and_later_signals_are_absorbed_silently() -> None:
@@ -200,7 +202,7 @@ def test_false_alarm_feedback_cancels_and_later_signals_are_absorbed_silently() 
     at = T0 + timedelta(minutes=30)
     [cancel] = grader.apply_feedback(alert.warning_id, WarningStatus.false_alarm, at=at, reason="valve test")
     assert cancel.msg_type is MsgType.cancel and cancel.version == 2 and cancel.updated_at == at
-    assert cancel.explanation[0] == "cancelled: closed as false_alarm by the command center: valve test"
+    assert cancel.explanation[0] == "预警解除：指挥中心标记为误报（false_alarm），说明：valve test"
     assert grader.process(_signal(Source.hotline, 0.95, 40)) == []
     # The store's own Cancel echoes back as `cancelled`: nothing more.
     assert grader.apply_feedback(alert.warning_id, WarningStatus.cancelled) == []
