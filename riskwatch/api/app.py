@@ -27,7 +27,7 @@ from riskwatch.api.queries import warning_counts
 from riskwatch.api.routes import admin, cap, ops, stream, warnings, web
 from riskwatch.api.routes.web import STATIC_DIR
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
-from riskwatch.config.models import RegionsConfig, RoutingConfig
+from riskwatch.config.models import RegionsConfig, RoutingConfig, TaxonomyConfig
 from riskwatch.config.regions import RegionIndex
 from riskwatch.settings import Settings
 
@@ -37,6 +37,11 @@ __all__ = ["create_app", "store_for"]
 def _region_index(settings: Settings) -> RegionIndex:
     directory = settings.config_dir or DEFAULT_CONFIG_DIR
     return RegionIndex(load_model(directory / "regions.yaml", RegionsConfig))
+
+
+def _category_names(settings: Settings) -> dict[str, str]:
+    directory = settings.config_dir or DEFAULT_CONFIG_DIR
+    return {c.code: c.name for c in load_model(directory / "taxonomy.yaml", TaxonomyConfig).categories}
 
 
 def store_for(settings: Settings, clock: Clock | None = None) -> WarningStore:
@@ -73,6 +78,8 @@ def create_app(
         feed=feed,
         publisher=feedback_publisher or publisher_for(settings),
         metrics=metrics,
+        department_names={d.code: d.name for d in store.routing.departments},
+        category_names=_category_names(settings),
     )
     metrics.sse_clients.set_function(lambda: feed.subscriber_count)
 

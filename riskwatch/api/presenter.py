@@ -9,6 +9,7 @@ from riskwatch.api.access import view_of
 from riskwatch.api.context import ApiContext
 from riskwatch.api.feed import WarningChange
 from riskwatch.api.pipeline import pipeline_status
+from riskwatch.api.queries import department_of
 from riskwatch.api.views import PipelineStatus, VersionSummary, WarningDetail, WarningView
 from riskwatch.schemas import Warning
 
@@ -22,11 +23,21 @@ def load_change(ctx: ApiContext, warning: Warning) -> WarningChange:
     )
 
 
+def _responsible(ctx: ApiContext, change: WarningChange) -> dict[str, str | None]:
+    """`department` (as routed by the disposal queue) and its name, for the view."""
+    department = department_of(change.warning, change.disposal)
+    return {"department": department, "department_name": ctx.department_name(department)}
+
+
 def warning_view(ctx: ApiContext, change: WarningChange, who: Identity) -> WarningView:
     """The list/stream view of a warning for `who`."""
     shown = view_of(change.warning, who, ctx.regions)
     return WarningView.build(
-        shown, publication=change.publication, disposal=change.disposal, centroid=ctx.centroid(shown.region_code)
+        shown,
+        publication=change.publication,
+        disposal=change.disposal,
+        centroid=ctx.centroid(shown.region_code),
+        **_responsible(ctx, change),
     )
 
 
@@ -42,6 +53,7 @@ def warning_detail(ctx: ApiContext, warning: Warning, who: Identity) -> WarningD
         transitions=tuple(ctx.store.transitions(warning.warning_id)),
         versions=tuple(VersionSummary.of(v) for v in ctx.store.versions(warning.warning_id)),
         escalations=tuple(ctx.store.escalations(warning.warning_id)),
+        **_responsible(ctx, change),
     )
 
 

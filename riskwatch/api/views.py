@@ -46,6 +46,7 @@ class PublicationView(_Body):
 class WarningView(Warning):
     """A warning as a role may see it, with its colour, publication, disposal and map point."""
 
+    department_name: str | None = Field(default=None, description="The responsible department's name (routing.yaml)")
     publication: PublicationView
     disposal: Disposal | None = None
     centroid: tuple[float, float] | None = Field(default=None, description="[lon, lat] of the warning's region")
@@ -158,3 +159,4 @@ class Trends(_Body):
 
     bucket: Literal["hour", "day"]
     series: dict[str, list[TrendPoint]]
+    names: dict[str, str] = Field(default_factory=dict, description="Category code → its Chinese name (taxonomy.yaml)")

@@ -117,6 +117,7 @@ def test_warning_view_has_colour_publication_disposal_and_centroid(api: Api, wat
     assert view["publication"] == {"state": "public", "public_version": 1}  # level III is auto-public
     assert view["disposal"]["tier"] == "grid"
     assert view["disposal"]["department"] == "water_group"
+    assert (view["department"], view["department_name"]) == ("water_group", "市供水集团")
     assert view["centroid"] == [pytest.approx(113.683, abs=0.05), pytest.approx(34.79, abs=0.05)]
 
 
@@ -395,6 +396,19 @@ def test_trends_count_warnings_per_category_and_day(api: Api, water: str, gas: s
     hourly = api.get("/api/trends", api.tokens.commander, days=1).json()
     assert hourly["bucket"] == "hour"
     assert sum(p["count"] for p in hourly["series"]["gas_supply"]) == 1
+    assert body["names"] == {"gas_supply": "供气", "water_supply": "供水"}
+
+
+def test_detail_names_the_responsible_department(api: Api, gas: str) -> None:
+    detail = api.get(f"/api/warnings/{gas}", api.tokens.analyst).json()
+    assert (detail["department"], detail["department_name"]) == ("gas_company", "市燃气公司")
+
+
+def test_trends_keep_the_code_of_a_category_the_taxonomy_does_not_know() -> None:
+    from riskwatch.api.routes.ops import trends_of
+
+    trends = trends_of([("made_up", T0)], now=T0, days=1, names={"water_supply": "供水"})
+    assert trends.names == {"made_up": "made_up"}
 
 
 def test_detector_report_after_feedback(api: Api, water: str) -> None:

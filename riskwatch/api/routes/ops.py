@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -72,8 +73,13 @@ def _floor(at: datetime, bucket: str) -> datetime:
     return at.replace(hour=0) if bucket == "day" else at
 
 
-def trends_of(rows: list[tuple[str, datetime]], *, now: datetime, days: int) -> Trends:
-    """Counts per category and bucket (hour up to 2 days, else day), every bucket present."""
+def trends_of(
+    rows: list[tuple[str, datetime]], *, now: datetime, days: int, names: Mapping[str, str] | None = None
+) -> Trends:
+    """Counts per category and bucket (hour up to 2 days, else day), every bucket present.
+
+    `names` (category code → Chinese name) labels each series; unknown codes keep their code.
+    """
     bucket = "hour" if days <= HOURLY_UP_TO_DAYS else "day"
     step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
     start = _floor(now - timedelta(days=days), bucket)
@@ -91,6 +97,7 @@ def trends_of(rows: list[tuple[str, datetime]], *, now: datetime, days: int) -> 
             category: [TrendPoint(t=edge, count=per_bucket.get(edge, 0)) for edge in edges]
             for category, per_bucket in sorted(counts.items())
         },
+        names={category: (names or {}).get(category, category) for category in sorted(counts)},
     )
 
 
@@ -99,7 +106,7 @@ def trends(ctx: Context, who: Caller, days: Annotated[int, Query(ge=1, le=366)] 
     """Warnings first seen per category over the last `days` days."""
     now = ctx.clock.now()
     since = _floor(now - timedelta(days=days), "hour" if days <= HOURLY_UP_TO_DAYS else "day")
-    return trends_of(first_seen_since(ctx.store.engine, since), now=now, days=days)
+    return trends_of(first_seen_since(ctx.store.engine, since), now=now, days=days, names=ctx.category_names)
 
 
 @router.get("/api/reports/detectors", response_model=list[DetectorPrecision])
