@@ -1,7 +1,10 @@
 """The Faust app: one agent per stage, fed by the topics of `topics.py`.
 
 normalize (raw.* → events | deadletter) → detect (events → signals | deadletter)
-→ grade (signals → warnings) → store (warnings → SQL store).
+→ grade (signals → warnings) → store (warnings → SQL store); feedback (command-center
+actions → the grader, so a false alarm or cancellation publishes a Cancel and stops Updates).
+Timers refresh the silences the grader honours, close idle incidents, and write the worker's
+health (lag, warming detectors, dead-letter rate) for the command center.
 
 Values travel as JSON bytes produced by our pydantic models, so every topic's schema is the
 one `riskwatch schema export` writes. No agent ever stops on bad input: anything that fails
@@ -19,6 +22,9 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+from riskwatch.alerts.feedback import Feedback
+from riskwatch.alerts.silences import Silence
+
 import faust
 from pydantic import ValidationError
 
@@ -31,6 +37,7 @@ from riskwatch.settings import Settings
 from riskwatch.streams import topics as T
 from riskwatch.streams.normalize import partition_key
 from riskwatch.streams.pipeline import DetectStage, NormalizeStage
+from riskwatch.streams.health import WorkerCounters, component_name, consumer_lag, health_payload, warming_up
 from riskwatch.streams.reload import ConfigReloader
 from riskwatch.streams.state import Snapshotter, StateStore
 
@@ -40,6 +47,12 @@ log = logging.getLogger(__name__)
 SNAPSHOT_EVERY_S = 30.0
 #: Seconds between checks of detectors.yaml for changes (hot reload).
 RELOAD_POLL_S = 5.0
+#: Seconds between refreshes of the active silences the grader honours.
+SILENCES_REFRESH_S = 10.0
+#: Seconds between health snapshots written for the command center.
+HEALTH_EVERY_S = 10.0
+#: Seconds between sweeps that close incidents idle past grading.yaml's incident_idle_close.
+EXPIRE_EVERY_S = 60.0
 
 
 def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> Any:
@@ -82,9 +95,13 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
     regions = RegionIndex(config.regions)
     normalize = NormalizeStage(config, regions)
     detect = DetectStage(config)
-    grader = Grader(config, regions)
-    store = WarningStore(settings.database_url)
+    store = WarningStore(settings.database_url, routing=config.routing)
     store.create_schema()
+    # The grader asks for silences on every signal: serve it a list a timer refreshes.
+    active_silences: list[Silence] = store.silences(active_at=datetime.now(UTC))
+    grader = Grader(config, regions, silences=lambda: active_silences)
+    counters = WorkerCounters(started_at=datetime.now(UTC))
+    latest_signal_at: list[datetime] = []  # event time of the newest signal graded (one slot)
     # Warm start: detector, gate and grader state from the last snapshot (see streams/state.py).
     state = StateStore(settings.data_dir / "state")
     snapshots = Snapshotter(state, SNAPSHOT_EVERY_S)
@@ -98,8 +115,10 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
     signals_topic = _raw_topic(app, T.SIGNALS.name)
     warnings_topic = _raw_topic(app, T.WARNINGS.name)
     deadletter_topic = _raw_topic(app, T.DEADLETTER.name)
+    feedback_topic = _raw_topic(app, T.FEEDBACK.name)
 
     async def dead_letter(letter: DeadLetter) -> None:
+        counters.dead_letters += 1
         await deadletter_topic.send(key=letter.source_topic.encode(), value=letter.model_dump_json().encode())
 
     def internal_error(stage: str, raw: bytes, message: Any, exc: BaseException) -> DeadLetter:
@@ -124,6 +143,7 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
                 result = normalize(source, raw, message.partition, message.offset)
             except Exception as exc:  # noqa: BLE001 - a bad record must never stop the agent
                 result = internal_error("normalize", raw, message, exc)
+            counters.events += 1
             if isinstance(result, DeadLetter):
                 await dead_letter(result)
             else:
@@ -140,6 +160,7 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
                 signals, late = [], internal_error("detect", raw, message, exc)
             if late is not None:
                 await dead_letter(late)
+            counters.signals += len(signals)
             for signal in signals:
                 await signals_topic.send(key=partition_key(event).encode(), value=signal.model_dump_json().encode())
             if snapshots.due("detect"):
@@ -152,17 +173,39 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
         async for record in stream.events():
             message, raw = record.message, record.value or b""
             try:
-                warning = grader.grade(Signal.model_validate_json(raw))
+                signal = Signal.model_validate_json(raw)
+                messages = grader.process(signal)
             except Exception as exc:  # noqa: BLE001
                 await dead_letter(internal_error("grade", raw, message, exc))
                 continue
-            if warning is not None:
-                log.warning("%s %s v%d %s", warning.msg_type.value, warning.level.value, warning.version, warning.title)
-                await warnings_topic.send(key=warning.warning_id.encode(), value=warning.model_dump_json().encode())
+            if not latest_signal_at or signal.at > latest_signal_at[0]:
+                latest_signal_at[:] = [signal.at]
+            await publish_warnings(messages)
             if snapshots.due("grader"):
                 await app.producer.flush()
                 state.save_grader(grader)
                 snapshots.saved("grader")
+
+    async def publish_warnings(messages: list[Warning]) -> None:
+        """Alerts, Updates and Cancels in the order the grader made them (one key per warning)."""
+        for warning in messages:
+            counters.warnings += 1
+            log.warning("%s %s v%d %s", warning.msg_type.value, warning.level.value, warning.version, warning.title)
+            await warnings_topic.send(key=warning.warning_id.encode(), value=warning.model_dump_json().encode())
+
+    @app.agent(feedback_topic, name="riskwatch.apply_feedback")
+    async def feedback_agent(stream: Any) -> None:
+        """Command-center outcomes: recorded against the detectors, and told to the grader."""
+        async for record in stream.events():
+            message, raw = record.message, record.value or b""
+            try:
+                feedback = Feedback.model_validate_json(raw)
+                store.record_feedback(feedback)  # idempotent: the API may have recorded it already
+                messages = grader.apply_feedback(feedback.warning_id, feedback.to_status, at=feedback.at, reason=feedback.reason)
+            except Exception as exc:  # noqa: BLE001
+                await dead_letter(internal_error("feedback", raw, message, exc))
+                continue
+            await publish_warnings(messages)
 
     @app.agent(warnings_topic, name="riskwatch.store")
     async def store_agent(stream: Any) -> None:
@@ -176,6 +219,33 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
     @app.timer(interval=RELOAD_POLL_S)
     async def reload_detectors() -> None:
         reloader.check()
+
+    @app.timer(interval=SILENCES_REFRESH_S)
+    async def refresh_silences() -> None:
+        try:
+            active_silences[:] = store.silences(active_at=datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - keep the last known silences while the store is away
+            log.exception("could not refresh silences; keeping %d known", len(active_silences))
+
+    @app.timer(interval=EXPIRE_EVERY_S)
+    async def expire_incidents() -> None:
+        # Incidents live in event time: close by the newest signal's time, not the wall clock,
+        # so replaying history closes them as it would have live.
+        if latest_signal_at:
+            grader.expire(latest_signal_at[0])
+
+    health_component = component_name(settings.app_id)
+    RISKWATCH_TOPICS = frozenset(t.name for t in T.ALL_TOPICS)  # noqa: N806 - a constant of this app
+
+    @app.timer(interval=HEALTH_EVERY_S)
+    async def write_health() -> None:
+        now = datetime.now(UTC)
+        try:
+            lag = await consumer_lag(app.consumer, RISKWATCH_TOPICS)
+            payload = health_payload(counters, now=now, lag=lag, warming=warming_up(detect.detectors))
+            store.put_health(health_component, payload, at=now)
+        except Exception:  # noqa: BLE001 - health must never take the worker down
+            log.exception("could not write the worker's health snapshot")
 
     def save_state() -> None:
         """Snapshot everything; the worker calls it at clean shutdown, after the agents stopped."""

@@ -143,8 +143,7 @@ class Pipeline:
         warnings: list[Warning] = []
         for signal in signals:
             self.stats.signals[signal.detector] += 1
-            warning = self.grader.grade(signal)
-            if warning is not None:
+            for warning in self.grader.process(signal):
                 self.stats.record_warning(warning)
                 warnings.append(warning)
         return warnings, []

@@ -81,7 +81,7 @@ def run(broker: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
         asyncio.run(_collect(broker, produced))
         _await(lambda: _lag(broker, settings) == 0, 120, "worker drained")
         outputs = asyncio.run(_read_to_end(broker))
-        yield {"outputs": outputs, "files": files, "database_url": database_url, "produced": produced}
+        yield {"outputs": outputs, "files": files, "database_url": database_url, "produced": produced, "broker": broker}
     finally:
         worker.terminate()
         worker.wait(timeout=60)
@@ -228,3 +228,57 @@ def test_replay_gives_the_same_warnings_as_the_kafka_path(run: dict) -> None:
     offline = {k: (w.level, w.region_code, w.category, w.version) for k, w in result.final_warnings().items()}
     online = {k: (w.level, w.region_code, w.category, w.version) for k, w in _latest(run["outputs"][T.WARNINGS.name]).items()}
     assert offline == online
+
+
+# These two change the warnings' state, so they run last in this module.
+
+
+def test_worker_reports_its_health_for_the_command_center(run: dict) -> None:
+    store = WarningStore(run["database_url"])
+    try:
+        def worker_health() -> dict | None:
+            rows = [s for name, s in store.health().items() if name.startswith("worker:riskwatch-e2e:")]
+            return rows[0].payload if rows and rows[0].payload["events"] >= run["produced"] - len(MALFORMED) else None
+
+        _await(lambda: worker_health() is not None, 60, "a health snapshot covering every event")
+        payload = worker_health()
+        assert payload is not None
+        assert set(payload["lag"]) <= {t.name for t in T.ALL_TOPICS} and all(n >= 0 for n in payload["lag"].values())
+        assert payload["signals"] > 0 and payload["warnings"] > 0
+        assert payload["dead_letters"] >= len(MALFORMED)
+        assert isinstance(payload["warming_up"], list)
+    finally:
+        store.close()
+
+
+def test_false_alarm_feedback_cancels_the_warning_and_scores_its_detectors(run: dict) -> None:
+    from riskwatch.alerts.feedback import Feedback
+    from riskwatch.schemas import MsgType, WarningStatus
+
+    warning = _burst_warning(run["outputs"][T.WARNINGS.name])
+    assert warning is not None
+    store = WarningStore(run["database_url"])
+    try:
+        transition = store.transition(
+            warning.warning_id, WarningStatus.false_alarm, actor="值班长", role="commander", reason="阀门检修试压"
+        )
+        feedback = Feedback.of(transition, "false_alarm")
+
+        async def send() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=run["broker"])
+            await producer.start()
+            try:
+                await producer.send_and_wait(T.FEEDBACK.name, feedback.model_dump_json().encode(), key=warning.warning_id.encode())
+            finally:
+                await producer.stop()
+
+        asyncio.run(send())
+        _await(lambda: (w := store.get(warning.warning_id)) is not None and w.msg_type is MsgType.cancel, 60, "the Cancel in the store")
+        cancelled = store.get(warning.warning_id)
+        assert cancelled is not None and cancelled.version == warning.version + 1
+        assert cancelled.status is WarningStatus.false_alarm  # the lifecycle keeps the commander's verdict
+        precision = {p.detector: p for p in store.detector_precision()}
+        assert {s.detector for s in warning.signals} <= set(precision)
+        assert all(precision[s.detector].false_alarms >= 1 for s in warning.signals)
+    finally:
+        store.close()
