@@ -4,7 +4,8 @@
 - operator: the warnings of its own department, unmasked; may transition them.
 - analyst: every warning, with personal data redacted from free text and evidence locations
   coarsened to street; no transitions, no approvals.
-- public: only the CAP/Atom feed of public warnings, at district level.
+- public: only the CAP/Atom feed of public warnings, at district level, worded from the
+  warning's structured fields (its free text names streets and people).
 
 Routes ask this module and never test roles themselves, so the policy can be read and
 tested as a whole.
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from riskwatch.alerts.lifecycle import Transition
+from riskwatch.alerts.silences import Silence
 from riskwatch.alerts.tokens import Identity, Role
 from riskwatch.api.redaction import redact
 from riskwatch.config.regions import RegionIndex
-from riskwatch.schemas import SignalSummary, Warning
+from riskwatch.schemas import MsgType, SignalSummary, Warning
 
 STREET_CODE_LENGTH = 9
 DISTRICT_CODE_LENGTH = 6
@@ -61,6 +64,17 @@ def may_read_warning(identity: Identity, department: str | None) -> Decision:
             f"operator of department {identity.department!r} may not read a warning of department {department!r}"
         )
     return may_use_internal_api(identity)
+
+
+def may_change_warnings(identity: Identity) -> Decision:
+    """Only commanders and operators change a warning's status at all.
+
+    Checked before the warning is looked up, so a role that may never act learns nothing
+    (not even whether the warning exists) from trying.
+    """
+    if identity.role in (Role.commander, Role.operator):
+        return _ALLOW
+    return _deny(f"role {identity.role.value} may not change a warning's status")
 
 
 def may_transition(identity: Identity, department: str | None) -> Decision:
@@ -125,19 +139,55 @@ def mask_for_analyst(warning: Warning, regions: RegionIndex) -> Warning:
     )
 
 
+def public_title(warning: Warning, district_name: str) -> str:
+    """A headline naming only the district: 金水区供水黄色预警[III级/较重]."""
+    level = warning.level
+    return f"{district_name}{warning.category_name}{level.colour_zh}预警[{level.value}级/{level.label_zh}]"
+
+
+def public_description(warning: Warning, district_name: str) -> tuple[str, ...]:
+    """What the public is told, built from structured fields only.
+
+    The internal title and explanation name streets, grids, devices and callers' words; none of
+    that may reach the public, so nothing of that free text is reused here.
+    """
+    level = warning.level
+    if warning.msg_type is MsgType.cancel:
+        return (f"{district_name}{warning.category_name}{level.colour_zh}预警解除。",)
+    return (
+        f"{district_name}出现{warning.category_name}异常，经 {len(warning.sources)} 类信息来源印证，"
+        f"发布{level.colour_zh}预警（{level.value}级/{level.label_zh}）。",
+    )
+
+
 def mask_for_public(warning: Warning, regions: RegionIndex) -> Warning:
-    """District-level area only, free text redacted, evidence signals left out."""
+    """District-level area only; title and description rebuilt from structured fields; no evidence."""
     district = warning.district_code
     info = regions.get(district)
+    district_name = info.name if info is not None else district
     return warning.model_copy(
         update={
             "region_code": district,
-            "region_name": info.name if info is not None else district,
-            "title": redact(warning.title),
-            "explanation": tuple(redact(line) for line in warning.explanation),
+            "region_name": district_name,
+            "title": public_title(warning, district_name),
+            "explanation": public_description(warning, district_name),
             "signals": (),
         }
     )
+
+
+def transition_as_seen(transition: Transition, identity: Identity | None) -> Transition:
+    """A transition with its free-text reason redacted for roles that must not see personal data."""
+    if sees_personal_data(identity):
+        return transition
+    return transition.model_copy(update={"reason": redact(transition.reason)})
+
+
+def silence_as_seen(silence: Silence, identity: Identity | None) -> Silence:
+    """A silence with its free-text reason redacted for roles that must not see personal data."""
+    if sees_personal_data(identity):
+        return silence
+    return silence.model_copy(update={"reason": redact(silence.reason)})
 
 
 def view_of(warning: Warning, identity: Identity | None, regions: RegionIndex) -> Warning:

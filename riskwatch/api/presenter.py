@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from riskwatch.alerts.tokens import Identity
-from riskwatch.api.access import view_of
+from riskwatch.api.access import transition_as_seen, view_of
 from riskwatch.api.context import ApiContext
 from riskwatch.api.feed import WarningChange
 from riskwatch.api.pipeline import pipeline_status
@@ -50,7 +50,7 @@ def warning_detail(ctx: ApiContext, warning: Warning, who: Identity) -> WarningD
         publication=change.publication,
         disposal=change.disposal,
         centroid=ctx.centroid(shown.region_code),
-        transitions=tuple(ctx.store.transitions(warning.warning_id)),
+        transitions=tuple(transition_as_seen(t, who) for t in ctx.store.transitions(warning.warning_id)),
         versions=tuple(VersionSummary.of(v) for v in ctx.store.versions(warning.warning_id)),
         escalations=tuple(ctx.store.escalations(warning.warning_id)),
         **_responsible(ctx, change),

@@ -117,3 +117,11 @@ def test_kafka_publisher_only_when_a_broker_is_configured(monkeypatch: pytest.Mo
     monkeypatch.delenv("RISKWATCH_BROKER", raising=False)
     assert isinstance(publisher_for(Settings()), NoFeedbackPublisher)
     assert isinstance(publisher_for(Settings(broker="kafka://127.0.0.1:1")), KafkaFeedbackPublisher)
+
+
+def test_public_wording_comes_from_structured_fields_only() -> None:
+    from riskwatch.schemas import MsgType
+
+    cancel = access.view_of(api_warning(msg_type=MsgType.cancel, version=2), PUBLIC, REGIONS)
+    assert cancel.title == "金水区供水黄色预警[III级/较重]"
+    assert cancel.explanation == ("金水区供水黄色预警解除。",)

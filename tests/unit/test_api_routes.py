@@ -16,6 +16,7 @@ from riskwatch.alerts.clock import ManualClock
 from riskwatch.alerts.store import WarningStore
 from riskwatch.api import create_app
 from riskwatch.api.options import ApiOptions
+from riskwatch.alerts.tokens import Role
 from riskwatch.schemas import Level, MsgType, WarningStatus
 from riskwatch.settings import Settings
 from tests.api_support import (
@@ -422,3 +423,121 @@ def test_regions_geojson_needs_no_token(api: Api) -> None:
     body = api.client.get("/api/regions.geojson").json()
     assert body["type"] == "FeatureCollection"
     assert any(f["properties"]["code"] == STREET for f in body["features"])
+
+
+# --------------------------------------------------------------------------- security review
+
+PERSONAL = "联系人张三 13812345678 已到场"
+
+
+def test_unmasked_list_reads_are_audited_masked_ones_are_not(api: Api, water: str, gas: str) -> None:
+    api.get("/api/warnings", api.tokens.analyst)
+    assert api.store.audit_log(action="read.warnings") == []
+    api.get("/api/warnings", api.tokens.operator)
+    [entry] = api.store.audit_log(action="read.warnings")
+    assert (entry.actor, entry.role, entry.target) == ("供水值班员", "operator", "/api/warnings")
+    assert water in entry.detail and gas not in entry.detail
+
+
+def test_analyst_sees_transition_and_silence_reasons_redacted(api: Api, water: str) -> None:
+    assert api.act(water, "acknowledge", api.tokens.operator, reason=PERSONAL).status_code == 201
+    body = {"region_prefix": STREET, "ends_at": "2026-11-23T06:00:00Z", "reason": "检修，联系人李四 13900001111"}
+    assert api.client.post("/api/silences", json=body, headers=bearer(api.tokens.commander)).status_code == 201
+    [masked] = api.get(f"/api/warnings/{water}", api.tokens.analyst).json()["transitions"]
+    assert masked["reason"] == "联系人[姓名] [电话] 已到场"
+    [unmasked] = api.get(f"/api/warnings/{water}", api.tokens.commander).json()["transitions"]
+    assert unmasked["reason"] == PERSONAL
+    [silence] = api.get("/api/silences", api.tokens.analyst).json()
+    assert silence["reason"] == "检修，联系人[姓名] [电话]"
+    assert api.get("/api/silences", api.tokens.commander).json()[0]["reason"] == body["reason"]
+
+
+def test_analyst_restricted_cap_is_masked_and_street_level(api: Api) -> None:
+    api.store.save(api_warning(warning_id="w-api-2", level=Level.II))
+    response = api.client.get("/cap/w-api-2.xml", headers=bearer(api.tokens.analyst))
+    assert response.status_code == 200
+    validate_cap(response.content)
+    root = etree.fromstring(response.content)
+    assert root.findtext(f"{CAP}scope") == "Restricted"
+    assert [g.findtext(f"{CAP}value") for g in root.iter(f"{CAP}geocode")] == [DISTRICT, STREET]
+    assert "张三" not in response.text and "王先生" not in response.text
+    assert api.store.audit_log(action="read.cap") == []  # a masked read
+
+
+def test_roles_that_may_never_act_are_refused_before_the_lookup(api: Api) -> None:
+    """403, not 404: an analyst or operator learns nothing about which ids exist."""
+    assert api.act("nope", "acknowledge", api.tokens.analyst).status_code == 403
+    assert api.client.post("/api/warnings/nope/approve", headers=bearer(api.tokens.operator)).status_code == 403
+    assert api.client.post("/api/warnings/nope/approve", headers=bearer(api.tokens.commander)).status_code == 404
+    assert [e.action for e in api.store.audit_log(target="nope")] == ["denied.approve", "denied.acknowledge"]
+
+
+def test_revoked_tokens_are_401_and_public_tokens_403_on_the_internal_api(api: Api) -> None:
+    identity, token = api.store.create_token("临时", Role.commander)
+    assert api.get("/api/me", token).status_code == 200
+    api.store.revoke_token(identity.token_id)
+    assert api.get("/api/warnings", token).status_code == 401
+    assert api.client.get("/cap/w-api-1.xml", headers=bearer(token)).status_code == 401
+    assert api.get("/api/me", api.tokens.public).json()["role"] == "public"
+    for path in ("/api/warnings", "/api/audit", "/api/pipeline", "/api/trends", "/api/silences"):
+        assert api.get(path, api.tokens.public).status_code == 403, path
+
+
+def test_every_change_is_audited_and_the_log_filters(api: Api, water: str) -> None:
+    api.store.save(api_warning(warning_id="w-api-2", level=Level.II))
+    api.act(water, "acknowledge", api.tokens.operator)
+    api.clock.advance(timedelta(minutes=5))
+    api.client.post("/api/warnings/w-api-2/approve", headers=bearer(api.tokens.commander))
+    body = {"region_prefix": STREET, "ends_at": "2026-11-23T06:00:00Z", "reason": "检修"}
+    silence_id = api.client.post("/api/silences", json=body, headers=bearer(api.tokens.commander)).json()["silence_id"]
+    api.client.delete(f"/api/silences/{silence_id}", headers=bearer(api.tokens.commander))
+    log = lambda **params: [(e["action"], e["target"]) for e in api.get("/api/audit", api.tokens.commander, **params).json()]  # noqa: E731
+    assert log(actor="指挥长") == [("silence.expire", silence_id), ("silence.create", silence_id), ("approve", "w-api-2")]
+    assert log(target=water) == [("transition.acknowledge", water)]
+    assert log(since="2026-11-23T01:33:00Z", action="approve") == [("approve", "w-api-2")]
+    assert log(since="2026-11-23T01:33:00Z", actor="供水值班员") == []
+    assert api.get("/api/audit", api.tokens.commander, since="2026-11-23T01:33:00").status_code == 422
+
+
+def test_public_cap_and_atom_of_a_grid_warning_show_nothing_finer_than_the_district(api: Api, water: str) -> None:
+    from riskwatch.config import geo
+
+    xml = api.client.get(f"/cap/{water}.xml").content
+    validate_cap(xml)
+    area = etree.fromstring(xml).find(f"{CAP}info/{CAP}area")
+    assert [g.findtext(f"{CAP}value") for g in area.iter(f"{CAP}geocode")] == [DISTRICT]
+    [polygon] = [p.text for p in area.iter(f"{CAP}polygon")]
+    points = [tuple(float(x) for x in pair.split(",")) for pair in polygon.split()]
+    assert points == [pytest.approx((lat, lon)) for lon, lat in geo.polygon_of(DISTRICT)]
+    assert etree.fromstring(xml).findtext(f"{CAP}info/{CAP}headline") == "金水区供水黄色预警[III级/较重]"
+    for text in (xml.decode(), api.client.get("/cap/feed.atom").text):
+        assert STREET not in text and "花园路" not in text and "张三" not in text and "王先生" not in text
+
+
+def test_level_i_appears_in_the_feed_only_after_approval(api: Api) -> None:
+    api.store.save(api_warning(warning_id="w-red", level=Level.I))
+    assert _feed_links(api) == []
+    assert api.client.get("/cap/w-red.xml").status_code == 404
+    assert api.client.get("/cap/w-red.xml", headers=bearer(api.tokens.public)).status_code == 404
+    assert api.client.post("/api/warnings/w-red/approve", headers=bearer(api.tokens.commander)).status_code == 200
+    assert _feed_links(api) == ["http://testserver/cap/w-red.xml"]
+
+
+def test_raising_a_public_warning_to_level_ii_keeps_the_public_at_the_approved_version(api: Api, water: str) -> None:
+    api.clock.advance(timedelta(minutes=10))
+    api.store.save(next_version(api_warning(), updated_at=T0 + timedelta(minutes=10), level=Level.II, title="升级为橙色"))
+    public = etree.fromstring(api.client.get(f"/cap/{water}.xml").content)
+    assert [p.findtext(f"{CAP}value") for p in public.iter(f"{CAP}parameter") if p.findtext(f"{CAP}valueName") == "version"] == ["1"]
+    atom = api.client.get("/cap/feed.atom").text
+    assert "橙色预警" not in atom and "金水区供水黄色预警" in atom
+    api.client.post(f"/api/warnings/{water}/approve", headers=bearer(api.tokens.commander))
+    assert "金水区供水橙色预警[II级/严重]" in api.client.get("/cap/feed.atom").text
+
+
+def test_metrics_expose_counts_only(api: Api, water: str) -> None:
+    api.get(f"/api/warnings/{water}", api.tokens.commander)
+    api.client.get("/api/me", params={"token": api.tokens.commander})
+    text = api.client.get("/metrics").text
+    for secret in (water, "张三", "花园路", api.tokens.commander, "指挥长", "water_group", STREET):
+        assert secret not in text, secret
+    assert 'route="/api/warnings/{warning_id}"' in text

@@ -135,3 +135,25 @@ async def test_idle_streams_get_ping_comments(tmp_path: Path) -> None:
     finally:
         store.close()
     assert first_line == ": ping"
+
+
+async def test_analysts_get_transition_reasons_redacted_and_unmasked_deliveries_are_audited(server: Server) -> None:
+    await asyncio.to_thread(server.store.save, api_warning())
+    async with httpx.AsyncClient(base_url=server.url, timeout=GUARD) as client:
+        analyst_stream = client.stream("GET", "/api/stream", headers=bearer(server.tokens.analyst))
+        commander_stream = client.stream("GET", "/api/stream", headers=bearer(server.tokens.commander))
+        async with analyst_stream as analyst_response, commander_stream as commander_response:
+            analyst_events, commander_events = sse_events(analyst_response), sse_events(commander_response)
+            acted = await client.post(
+                "/api/warnings/w-api-1/actions/acknowledge",
+                json={"reason": "联系人张三 13812345678 已到场"},
+                headers=bearer(server.tokens.operator),
+            )
+            assert acted.status_code == 201
+            masked = await next_event(analyst_events, "transition")
+            await asyncio.to_thread(server.store.save, api_warning(warning_id="w-api-3"))
+            await next_event(commander_events, "warning")
+    assert masked["reason"] == "联系人[姓名] [电话] 已到场"
+    reads = await asyncio.to_thread(server.store.audit_log, actor="指挥长")
+    assert [(e.action, e.target) for e in reads] == [("read.warning", "w-api-3"), ("read.stream", "/api/stream")]
+    assert await asyncio.to_thread(server.store.audit_log, actor="分析员") == []

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from riskwatch.alerts.audit import AuditEntry
 from riskwatch.alerts.silences import Silence, SilenceRequest, UnknownSilence
-from riskwatch.api.access import may_change_silences, may_read_audit
+from riskwatch.api.access import may_change_silences, may_read_audit, silence_as_seen
 from riskwatch.api.auth import Caller, Context, refuse
 
 router = APIRouter(prefix="/api", tags=["silences and audit"])
@@ -21,8 +21,8 @@ def silences(
     who: Caller,
     active: Annotated[bool, Query(description="Only silences in force now")] = False,
 ) -> list[Silence]:
-    """Every silence (or only the active ones), for any internal role."""
-    return ctx.store.silences(ctx.clock.now() if active else None)
+    """Every silence (or only the active ones), for any internal role (reasons redacted for analysts)."""
+    return [silence_as_seen(s, who) for s in ctx.store.silences(ctx.clock.now() if active else None)]
 
 
 @router.post("/silences", response_model=Silence, status_code=status.HTTP_201_CREATED, responses={403: {}})

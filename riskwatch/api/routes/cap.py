@@ -17,7 +17,8 @@ from riskwatch.alerts.atom import cap_atom_feed, feed_url
 from riskwatch.alerts.cap import CAP_MIME_TYPE, CapBuildError, warning_to_cap
 from riskwatch.alerts.publication import PublicationState
 from riskwatch.alerts.tokens import Identity
-from riskwatch.api.access import mask_for_public, may_read_warning, sees_personal_data, view_of
+from riskwatch.api.access import mask_for_public, may_read_warning, view_of
+from riskwatch.api.audit_trail import READ_CAP, record_unmasked_read
 from riskwatch.api.auth import Context, MaybeCaller
 from riskwatch.api.context import ApiContext
 from riskwatch.api.queries import department_of
@@ -54,8 +55,7 @@ def _internal(ctx: ApiContext, who: Identity, warning: Warning) -> Response:
         and publication.state is PublicationState.public
         and publication.public_version == warning.version
     )
-    if sees_personal_data(who):
-        ctx.store.audit(actor=who.name, role=who.role.value, action="read.cap", target=warning.warning_id, detail=f"version {warning.version}")
+    record_unmasked_read(ctx, who, READ_CAP, warning.warning_id, f"version {warning.version}")
     return _cap(ctx, view_of(warning, who, ctx.regions), ctx.store.versions(warning.warning_id), public=public)
 
 

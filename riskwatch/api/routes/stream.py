@@ -1,19 +1,25 @@
 """GET /api/stream: the live change feed as Server-Sent Events.
 
 Events: `warning` (WarningView, masked for the caller's role, on every new version),
-`transition`, `escalation` and `health` (the /api/pipeline body). Operators receive only their
-department's warnings, transitions and escalations. A `: ping` comment keeps proxies open.
+`transition` (its reason redacted for analysts), `escalation` and `health` (the /api/pipeline
+body). Operators receive only their department's warnings, transitions and escalations. Every
+unmasked warning delivered to a commander or operator is audited like a detail read. A `: ping`
+comment keeps proxies open.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from anyio import to_thread
 from fastapi import APIRouter
 from starlette.background import BackgroundTask
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from riskwatch.alerts.lifecycle import Transition
 from riskwatch.alerts.tokens import Identity, Role
+from riskwatch.api.access import transition_as_seen
+from riskwatch.api.audit_trail import READ_STREAM, READ_WARNING, STREAM_TARGET, record_unmasked_read
 from riskwatch.api.auth import Caller, Context
 from riskwatch.api.context import ApiContext
 from riskwatch.api.feed import FeedEvent, Subscription, WarningChange
@@ -33,6 +39,8 @@ def render(ctx: ApiContext, who: Identity, event: FeedEvent) -> ServerSentEvent:
     """The SSE message of an event for this caller."""
     if isinstance(event.body, WarningChange):
         data = warning_view(ctx, event.body, who).model_dump_json()
+    elif isinstance(event.body, Transition):
+        data = transition_as_seen(event.body, who).model_dump_json()
     else:
         data = event.body.model_dump_json()
     return ServerSentEvent(data=data, event=event.kind)
@@ -40,13 +48,19 @@ def render(ctx: ApiContext, who: Identity, event: FeedEvent) -> ServerSentEvent:
 
 async def _events(ctx: ApiContext, who: Identity, subscription: Subscription) -> AsyncIterator[ServerSentEvent]:
     while (event := await subscription.next()) is not None:
-        if receives(who, event):
-            yield render(ctx, who, event)
+        if not receives(who, event):
+            continue
+        if isinstance(event.body, WarningChange):
+            warning = event.body.warning
+            detail = f"live stream, version {warning.version}"
+            await to_thread.run_sync(record_unmasked_read, ctx, who, READ_WARNING, warning.warning_id, detail)
+        yield render(ctx, who, event)
 
 
 @router.get("/stream", response_class=EventSourceResponse)
 async def stream(ctx: Context, who: Caller) -> EventSourceResponse:
     """Subscribe before answering, so everything stored after the response starts is delivered."""
+    await to_thread.run_sync(record_unmasked_read, ctx, who, READ_STREAM, STREAM_TARGET, "subscribed to the unmasked live feed")
     subscription = ctx.feed.open()
 
     async def events() -> AsyncIterator[ServerSentEvent]:

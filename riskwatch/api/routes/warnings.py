@@ -14,7 +14,8 @@ from riskwatch.alerts.feedback import Feedback
 from riskwatch.alerts.lifecycle import ACTIONS, IllegalTransition, Transition, UnknownWarning
 from riskwatch.alerts.publication import Publication
 from riskwatch.alerts.tokens import Identity, Role
-from riskwatch.api.access import may_approve, may_read_warning, may_transition, sees_personal_data
+from riskwatch.api.access import may_approve, may_change_warnings, may_read_warning, may_transition
+from riskwatch.api.audit_trail import READ_WARNING, record_unmasked_list, record_unmasked_read
 from riskwatch.api.auth import Caller, Context, refuse
 from riskwatch.api.context import ApiContext
 from riskwatch.api.feedback_publisher import FeedbackPublishError
@@ -67,7 +68,9 @@ def list_(
     )
     if who.role is Role.operator and who.department is None:
         return []
-    return [warning_view(ctx, change, who) for change in list_warnings(ctx.store.engine, where)]
+    changes = list_warnings(ctx.store.engine, where)
+    record_unmasked_list(ctx, who, [change.warning for change in changes])
+    return [warning_view(ctx, change, who) for change in changes]
 
 
 @router.get("/{warning_id}", response_model=WarningDetail, responses={403: {}, 404: {}})
@@ -77,13 +80,15 @@ def detail(warning_id: str, ctx: Context, who: Caller) -> WarningDetail:
     decision = may_read_warning(who, _department(ctx, warning))
     if not decision:
         raise refuse(ctx, who, "read.warning", warning_id, decision)
-    if sees_personal_data(who):
-        ctx.store.audit(actor=who.name, role=who.role.value, action="read.warning", target=warning_id, detail="unmasked detail")
+    record_unmasked_read(ctx, who, READ_WARNING, warning_id, f"unmasked detail, version {warning.version}")
     return warning_detail(ctx, warning, who)
 
 
 def _apply(ctx: ApiContext, who: Identity, warning_id: str, action: str, reason: str) -> Transition:
     """Check, transition, audit and record feedback (blocking; the store is the source of truth)."""
+    decision = may_change_warnings(who)
+    if not decision:
+        raise refuse(ctx, who, action, warning_id, decision)
     warning = _existing(ctx, warning_id)
     decision = may_transition(who, _department(ctx, warning))
     if not decision:
@@ -134,11 +139,13 @@ async def act(
 
 
 def _approve(ctx: ApiContext, who: Identity, warning_id: str) -> Publication:
-    _existing(ctx, warning_id)
-    decision = may_approve(who)
+    decision = may_approve(who)  # before the lookup: a refused role learns nothing about the id
     if not decision:
         raise refuse(ctx, who, "approve", warning_id, decision)
-    publication = ctx.store.approve(warning_id, actor=who.name)
+    try:
+        publication = ctx.store.approve(warning_id, actor=who.name)
+    except UnknownWarning as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no warning {warning_id!r}") from exc
     ctx.store.audit(
         actor=who.name, role=who.role.value, action="approve", target=warning_id,
         detail=f"public version {publication.public_version}",
