@@ -16,8 +16,10 @@ from fastapi.staticfiles import StaticFiles
 
 from riskwatch.alerts.clock import Clock
 from riskwatch.alerts.store import WarningStore
+from riskwatch.api.access_log import install_token_masking
 from riskwatch.api.background import ChangePoller, DeadlineWatcher, every, health_once
 from riskwatch.api.context import ApiContext
+from riskwatch.api.errors import install_error_handler
 from riskwatch.api.feed import ChangeFeed
 from riskwatch.api.feedback_publisher import FeedbackPublisher, publisher_for
 from riskwatch.api.metrics import ApiMetrics
@@ -85,6 +87,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_token_masking()  # here, after the server has configured its logging
         await ctx.publisher.start()
         poller = ChangePoller(ctx)
         deadlines = DeadlineWatcher(ctx)
@@ -113,6 +116,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    install_error_handler(app)
     metrics.watch_store(lambda: warning_counts(store.engine), lambda: current_pipeline(ctx))
 
     @app.middleware("http")

@@ -125,3 +125,16 @@ def test_public_wording_comes_from_structured_fields_only() -> None:
     cancel = access.view_of(api_warning(msg_type=MsgType.cancel, version=2), PUBLIC, REGIONS)
     assert cancel.title == "金水区供水黄色预警[III级/较重]"
     assert cancel.explanation == ("金水区供水黄色预警解除。",)
+
+
+def test_tokens_in_query_strings_are_masked_in_the_access_log() -> None:
+    import logging
+
+    from riskwatch.api.access_log import TokenMaskingFilter
+
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/api/stream?level=I&token=rw_secret-Value&x=1", "1.1", 200), None,
+    )
+    assert TokenMaskingFilter().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /api/stream?level=I&token=***&x=1 HTTP/1.1" 200'

@@ -541,3 +541,15 @@ def test_metrics_expose_counts_only(api: Api, water: str) -> None:
     for secret in (water, "张三", "花园路", api.tokens.commander, "指挥长", "water_group", STREET):
         assert secret not in text, secret
     assert 'route="/api/warnings/{warning_id}"' in text
+
+
+def test_unexpected_errors_are_json_500_without_internals(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(active_at: object = None) -> list[object]:
+        raise RuntimeError("SELECT secret FROM /srv/riskwatch/db")
+
+    monkeypatch.setattr(api.store, "silences", broken)
+    client = TestClient(api.client.app, raise_server_exceptions=False)
+    response = client.get("/api/silences", headers=bearer(api.tokens.commander))
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error; the server log has the details"}
+    assert "Traceback" not in response.text and "secret" not in response.text
