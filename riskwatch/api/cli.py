@@ -18,7 +18,25 @@ def register(app: typer.Typer) -> None:
         broker: Annotated[Optional[str], typer.Option(help="Kafka bootstrap for feedback (default RISKWATCH_BROKER; none = store only)")] = None,  # noqa: UP045
         log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
     ) -> None:
-        """Serve the alert feed: REST, SSE, CAP/Atom, web view, /metrics, /healthz."""
+        """Serve the alert feed over the store of RISKWATCH_DATABASE_URL (migrated first).
+
+        \b
+        Served:
+          /               web view (asks for a token, keeps it in the browser)
+          /docs           OpenAPI docs of the JSON API under /api
+          /api/stream     live Server-Sent Events feed
+          /cap/feed.atom  public Atom feed of CAP 1.2 warnings, no token
+          /cap/{id}.xml   one warning as CAP 1.2
+          /metrics        Prometheus metrics
+          /healthz        liveness, with a database round trip
+
+        \b
+        Tokens: create one per person or wall screen (printed once):
+          riskwatch token create --name NAME --role ROLE [--department CODE]
+        ROLE is commander, operator, analyst or public; operators need a
+        department code of routing.yaml. Send 'Authorization: Bearer <token>'
+        or paste the token into the web view.
+        """
         import uvicorn
 
         from riskwatch.api.app import create_app, store_for

@@ -42,3 +42,12 @@ def test_api_serves_the_configured_store(tmp_path: Path, monkeypatch: pytest.Mon
         assert {"warnings", "transitions", "api_tokens"} <= set(inspect(store.engine).get_table_names())
     finally:
         store.close()
+
+
+def test_help_says_where_tokens_come_from_and_what_is_served() -> None:
+    result = CliRunner().invoke(_cli(), ["api", "--help"], terminal_width=120)
+    assert result.exit_code == 0, result.output
+    assert "riskwatch token create --name NAME --role ROLE [--department CODE]" in result.output
+    for path in ("/docs", "/cap/feed.atom", "/metrics", "RISKWATCH_DATABASE_URL"):
+        assert path in result.output, path
+    assert "  /               web view" in result.output
