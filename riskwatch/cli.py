@@ -102,6 +102,8 @@ def demo(
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall-clock second")] = 1800.0,
     broker: Annotated[Optional[str], typer.Option(help="Use this Kafka (HOST:PORT) instead of the embedded broker")] = None,
     database_url: Annotated[Optional[str], typer.Option(help="Store URL (default sqlite:///riskwatch-demo.db)")] = None,
+    api_port: Annotated[int, typer.Option(help="Serve the web view and API on 127.0.0.1 here (a free port if taken; 0 = no API)")] = 8000,
+    stay: Annotated[Optional[bool], typer.Option("--stay/--no-stay", help="Keep the web view serving after the scenario until Ctrl-C (default: when run in a terminal)")] = None,
 ) -> None:
     """The main job on the embedded default: broker, worker and simulator; prints each warning as raised."""
     import asyncio
@@ -112,7 +114,10 @@ def demo(
     if broker is None:
         settings = settings.model_copy(update={"app_id": "riskwatch-demo"})
     result = asyncio.run(
-        run_demo(settings, scenario, duration, speed, use_embedded=broker is None, emit=typer.echo, colour=sys.stdout.isatty())
+        run_demo(
+            settings, scenario, duration, speed, use_embedded=broker is None, emit=typer.echo, colour=sys.stdout.isatty(),
+            api_port=api_port or None, stay=sys.stdin.isatty() and sys.stdout.isatty() if stay is None else stay,
+        )
     )
     counts = result.topic_counts
     typer.echo("\n── summary ──")

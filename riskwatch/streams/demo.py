@@ -1,8 +1,10 @@
-"""`riskwatch demo`: broker, worker and simulator in one command, warnings printed as raised.
+"""`riskwatch demo`: broker, worker, alert-feed API and simulator in one command.
 
 On the embedded default it starts an in-memory Tansu broker (no Docker, no JVM); with
-`--broker` it uses a real Kafka. The worker runs as a child process exactly as in production;
-this process feeds the simulator's scenario into the raw topics and prints the warnings topic.
+`--broker` it uses a real Kafka. The worker and the API run as child processes exactly as in
+production; this process feeds the simulator's scenario into the raw topics and prints the
+warnings topic. The command-center web view is served on 127.0.0.1 with a commander token
+the demo creates, so the warnings can be watched and acted on live in a browser.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -119,7 +122,67 @@ async def wait_until_ready(process: subprocess.Popen[bytes], ready_path: Path, l
     raise TimeoutError(f"worker not ready after {timeout_s:.0f}s; see {log_path}")
 
 
+def free_port(preferred: int) -> int:
+    """`preferred` if nothing listens there on 127.0.0.1, otherwise any free port."""
+    for candidate in (preferred, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise OSError("no free TCP port on 127.0.0.1")
+
+
+def demo_token(settings: Settings) -> str:
+    """A fresh commander token in the demo's store, for the web-view link the demo prints."""
+    from riskwatch.alerts.store import WarningStore
+    from riskwatch.alerts.tokens import Role
+    from riskwatch.config.loader import load_city_config
+
+    store = WarningStore(settings.database_url, routing=load_city_config(settings.config_dir).routing)
+    try:
+        store.migrate()
+        _identity, token = store.create_token("演示指挥员", Role.commander)
+        return token
+    finally:
+        store.close()
+
+
+def start_api(settings: Settings, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """`riskwatch api` as a child process on 127.0.0.1, on the demo's store and broker."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "riskwatch", "api", "--host", "127.0.0.1", "--port", str(port),
+             "--broker", settings.bootstrap_servers, "--log-level", "warning"],
+            env=worker_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+async def wait_until_serving(process: subprocess.Popen[bytes], url: str, log_path: Path, timeout_s: float = 60.0) -> None:
+    """Return once the API answers /healthz; fail early if it died."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+                raise RuntimeError(f"API exited with code {process.returncode}:\n{tail}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"{url}healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"API not serving after {timeout_s:.0f}s; see {log_path}")
+
+
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """Stop a child (worker or API) with SIGTERM, then SIGKILL after 30 s."""
     if process.poll() is not None:
         return
     process.send_signal(signal.SIGTERM)
@@ -213,12 +276,18 @@ async def run_demo(
     colour: bool,
     history_days: int = HISTORY_DAYS,
     sensor_history_days: int = SENSOR_HISTORY_DAYS,
+    api_port: int | None = 8000,
+    stay: bool = False,
 ) -> DemoResult:
     """Run broker (if embedded), worker and simulator until the scenario is processed, the
     duration is up, or the user presses Ctrl-C; always stop cleanly and return what was seen.
 
     First `history_days` ordinary days before the scenario warm the detectors up offline
-    (`warm_up_state`; 0 skips it), so the worker starts from their saved state."""
+    (`warm_up_state`; 0 skips it), so the worker starts from their saved state.
+
+    With `api_port` (None = no API) the alert-feed API and web view are served on 127.0.0.1
+    (that port, or a free one if it is taken) and a commander sign-in link is printed; with
+    `stay` they keep serving after the scenario until Ctrl-C."""
     from riskwatch.simulator.scenario import load_scenario
     from riskwatch.simulator.sinks import publish_to_kafka
 
@@ -231,6 +300,7 @@ async def run_demo(
         loop.add_signal_handler(signum, stop.set)
     broker = EmbeddedBroker() if use_embedded else None
     worker = None
+    api = None
     printer: asyncio.Task[None] | None = None
     try:
         if broker is not None:
@@ -248,6 +318,15 @@ async def run_demo(
         emit(f"worker starting (pid {worker.pid}); store {settings.database_url}; log {log_path}")
         await wait_until_ready(worker, ready_file(settings), log_path)
         emit("worker ready")
+        if api_port is not None:
+            port = free_port(api_port)
+            url = f"http://127.0.0.1:{port}/"
+            api_log = settings.data_dir / "api.log"
+            api = start_api(settings, port, api_log)
+            await wait_until_serving(api, url, api_log)
+            token = await asyncio.to_thread(demo_token, settings)
+            emit(f"command-center web view: {url}#token={token}")
+            emit(f"  (commander token {token}; public CAP feed {url}cap/feed.atom; API docs {url}docs; log {api_log})")
 
         def show(warning: Warning) -> None:
             emit(paint(format_warning(warning), warning.colour, colour))
@@ -273,6 +352,9 @@ async def run_demo(
             feeding.result()
         else:
             emit("interrupted; stopping" if stopping in done else "duration reached; stopping")
+        if stay and api is not None and not stop.is_set():
+            emit("scenario done; the web view keeps serving — press Ctrl-C to stop")
+            await stop.wait()
         for task in (feeding, stopping):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -282,6 +364,8 @@ async def run_demo(
             printer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await printer
+        if api is not None:
+            await asyncio.to_thread(stop_worker, api)
         if worker is not None:
             await asyncio.to_thread(stop_worker, worker)
         if broker is not None:

@@ -221,5 +221,12 @@ const wallParam = new URLSearchParams(location.search).get("wall");
 applyWallMode(wallParam !== null ? wallParam === "1" : localStorage.getItem(WALL_KEY) === "1");
 everySecond();
 setInterval(everySecond, 1000);
+// A link like /#token=… (as `riskwatch demo` prints it) signs in once; the fragment never
+// reaches the server and is removed from the address bar straight away.
+const fragmentToken = new URLSearchParams(location.hash.slice(1)).get("token");
+if (fragmentToken) {
+  saveToken(fragmentToken);
+  history.replaceState(null, "", location.pathname + location.search);
+}
 if (savedToken()) start();
 else askForToken();
