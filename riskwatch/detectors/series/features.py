@@ -56,6 +56,51 @@ def _wall_clock(ts: datetime) -> tuple[int, int]:
     return ts.hour, ts.weekday() * 24 + ts.hour
 
 
+def _pairwise_sum(xs: Sequence[float], lo: int = 0, n: int | None = None) -> float:
+    """`np.add.reduce` of a contiguous float64 row, bit for bit: numpy's pairwise summation.
+
+    Eight running sums over blocks of eight, combined as a tree, then the remainder in order;
+    under eight values a plain running sum; above 128 halves (at a multiple of eight) recursively.
+    """
+    n = len(xs) - lo if n is None else n
+    if n < 8:
+        total = 0.0
+        for i in range(lo, lo + n):
+            total += xs[i]
+        return total
+    if n <= 128:
+        r0, r1, r2, r3, r4, r5, r6, r7 = xs[lo : lo + 8]
+        i, stop = lo + 8, lo + n - n % 8
+        while i < stop:
+            r0 += xs[i]
+            r1 += xs[i + 1]
+            r2 += xs[i + 2]
+            r3 += xs[i + 3]
+            r4 += xs[i + 4]
+            r5 += xs[i + 5]
+            r6 += xs[i + 6]
+            r7 += xs[i + 7]
+            i += 8
+        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for j in range(stop, lo + n):
+            total += xs[j]
+        return total
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(xs, lo, half) + _pairwise_sum(xs, lo + half, n - half)
+
+
+def _window_stats(window: list[float], value: float, z_clip: float) -> list[float]:
+    """`FeatureWindow._stats` of one value against one window of past points, on Python floats."""
+    w = len(window)
+    if w == 0:
+        return [value, 0.0, value, value, 0.0]
+    mean = _pairwise_sum(window) / w
+    std = math.sqrt(_pairwise_sum([(x - mean) * (x - mean) for x in window]) / w)
+    z = (value - mean) / max(std, 1e-12 + 1e-9 * abs(mean))
+    return [mean, std, min(window), max(window), min(max(z, -z_clip), z_clip)]
+
+
 class FeatureWindow:
     """Streaming feature extractor for one series.
 
@@ -131,27 +176,26 @@ class FeatureWindow:
         return self._n_seen >= self.windows[-1]
 
     def push(self, ts: datetime, value: float) -> np.ndarray:
-        """Features of this point from the points before it and itself; then learn the point."""
+        """Features of this point from the points before it and itself; then learn the point.
+
+        One point at a time is the streaming hot path, so it runs on Python floats
+        (`_window_stats`) rather than numpy calls on a handful of numbers; the arithmetic is
+        numpy's own, so the row equals what `push_many` gives bit for bit.
+        """
         v = float(value)
         if not math.isfinite(v):
             raise ValueError(f"feature window needs finite values, got {value!r}")
-        past = np.fromiter(self._past, dtype=float, count=len(self._past))
-        k = past.size
-        row = np.empty(self.n_features)
-        row[0] = v
-        row[1] = v - past[-1] if k >= 1 else 0.0
-        row[2] = row[1] - (past[-1] - past[-2]) if k >= 2 else 0.0
-        here = np.array([v])
-        for j, w in enumerate(self.windows):
-            start = 3 + j * len(_STATS)
-            row[start : start + len(_STATS)] = self._stats(past[max(0, k - w) :][None, :], here)[0]
+        past = list(self._past)
+        k = len(past)
+        out = [v, v - past[-1] if k >= 1 else 0.0]
+        out.append(out[1] - (past[-1] - past[-2]) if k >= 2 else 0.0)
+        for w in self.windows:
+            out.extend(_window_stats(past[max(0, k - w) :], v, self.z_clip))
         hour, week_hour = _wall_clock(ts)
-        row[3 + len(self.windows) * len(_STATS) :] = self._step(
-            v, epoch_seconds(ts), hour, week_hour, float(row[self._longest_mean])
-        )
+        out.extend(self._step(v, epoch_seconds(ts), hour, week_hour, out[self._longest_mean]))
         self._past.append(v)
         self._n_seen += 1
-        return row
+        return np.array(out)
 
     def push_many(self, ts: Sequence[datetime], values: Sequence[float] | np.ndarray) -> np.ndarray:
         """Rows for a whole array in order: the same numbers as `push` one point at a time."""
