@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from riskwatch.alerts.audit import AuditRecord
 from riskwatch.alerts.clock import ManualClock
 from riskwatch.alerts.feedback import DetectorPrecision, Feedback
 from riskwatch.alerts.lifecycle import ALLOWED_TRANSITIONS, IllegalTransition, Transition, UnknownWarning
@@ -26,7 +28,7 @@ from riskwatch.alerts.publication import Publication, PublicationState
 from riskwatch.alerts.schema import head_revision
 from riskwatch.alerts.silences import SilenceRequest, UnknownSilence
 from riskwatch.alerts.store import Base, WarningStore, WarningVersionRow
-from riskwatch.alerts.tables import TokenRow
+from riskwatch.alerts.tables import AuditRow, TokenRow
 from riskwatch.alerts.tokens import Identity, Role, UnknownToken
 from riskwatch.schemas import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
 
@@ -270,6 +272,29 @@ LEGAL_MOVES = sorted(
 
 def act(store: WarningStore, warning_id: str, target: WarningStatus, reason: str = "test") -> Transition:
     return store.transition(warning_id, target, actor="张值班", role="commander", reason=reason)
+
+
+class AuditWriteFailed(RuntimeError):
+    """Raised by `failing_audit_writes` in place of the audit row's INSERT."""
+
+
+@contextmanager
+def failing_audit_writes() -> Iterator[None]:
+    """Make every audit-row INSERT fail (as a full disk or a lost connection would) while inside."""
+
+    def fail(*_: Any) -> None:
+        raise AuditWriteFailed("audit insert refused by the test")
+
+    event.listen(AuditRow, "before_insert", fail)
+    try:
+        yield
+    finally:
+        event.remove(AuditRow, "before_insert", fail)
+
+
+def record(action: str, target: str = "w-0001", detail: str = "") -> AuditRecord:
+    """An audit record by the test's commander."""
+    return AuditRecord(actor="张值班", role="commander", action=action, target=target, detail=detail)
 
 
 class DisposalContract:
@@ -563,6 +588,98 @@ class DisposalContract:
         assert store.audit_log(since=clock.now()) == [c, b]
         assert store.audit_log(actor="张值班", action="read.warning") == [c]
         assert store.audit_log(limit=1) == [c]
+
+    def test_audit_many_writes_all_at_one_time_in_order(self, store: WarningStore, clock: ManualClock) -> None:
+        entries = store.audit_many([record("read.warnings", "w-1"), record("read.warnings", "w-2")])
+        assert [(e.target, e.at) for e in entries] == [("w-1", CLOCK_START), ("w-2", CLOCK_START)]
+        assert entries[0].entry_id < entries[1].entry_id
+        assert store.audit_log() == entries[::-1]
+        assert store.audit_many([]) == []
+
+    def test_audit_many_writes_none_when_one_fails(self, store: WarningStore) -> None:
+        with failing_audit_writes(), pytest.raises(AuditWriteFailed):
+            store.audit_many([record("read.warnings", "w-1"), record("read.warnings", "w-2")])
+        assert store.audit_log() == []
+
+    def test_audit_record_names_the_field_that_is_too_long(self) -> None:
+        with pytest.raises(ValueError, match="action"):
+            record("x" * 65)
+
+    # ------------------------------------------------------------- a change and its audit entry: both or neither
+
+    def test_transition_and_its_audit_entry_share_one_time(self, store: WarningStore, clock: ManualClock) -> None:
+        store.save(make_warning())
+        clock.advance(timedelta(minutes=4))
+        done = store.transition(
+            "w-0001",
+            S.acknowledged,
+            actor="张值班",
+            role="commander",
+            reason="已到场",
+            audit=lambda t: record("transition.acknowledge", detail=f"{t.from_status.value} → {t.to_status.value}"),
+        )
+        [entry] = store.audit_log()
+        assert (entry.action, entry.target, entry.detail) == ("transition.acknowledge", "w-0001", "new → acknowledged")
+        assert entry.at == done.at == clock.now()
+        assert store.transitions("w-0001") == [done]
+
+    def test_illegal_transition_writes_neither(self, store: WarningStore) -> None:
+        store.save(make_warning())
+        act(store, "w-0001", S.acknowledged)
+        with pytest.raises(IllegalTransition):
+            store.transition(
+                "w-0001", S.dispatched, actor="张值班", role="commander", reason="x", audit=record("transition.dispatch")
+            )
+        assert store.audit_log() == []
+        assert [t.to_status for t in store.transitions("w-0001")] == [S.acknowledged]
+        assert store.get("w-0001").status is S.acknowledged  # type: ignore[union-attr]
+
+    def test_failed_audit_write_rolls_the_transition_back(self, store: WarningStore) -> None:
+        store.save(make_warning())
+        with failing_audit_writes(), pytest.raises(AuditWriteFailed):
+            store.transition(
+                "w-0001", S.acknowledged, actor="张值班", role="commander", reason="x", audit=record("transition.acknowledge")
+            )
+        assert store.transitions("w-0001") == []
+        assert store.get("w-0001").status is S.new  # type: ignore[union-attr]
+        assert store.disposal("w-0001").acknowledged_at is None  # type: ignore[union-attr]
+        assert store.audit_log() == []
+        # the store is usable afterwards and the same move succeeds with its entry
+        store.transition("w-0001", S.acknowledged, actor="张值班", role="commander", reason="x", audit=record("transition.acknowledge"))
+        assert [e.action for e in store.audit_log()] == ["transition.acknowledge"]
+
+    def test_failed_audit_write_rolls_the_approval_back(self, store: WarningStore, clock: ManualClock) -> None:
+        store.save(make_warning(level=Level.I))
+        with failing_audit_writes(), pytest.raises(AuditWriteFailed):
+            store.approve("w-0001", actor="张值班", audit=record("approve"))
+        assert store.publication("w-0001").public_version is None  # type: ignore[union-attr]
+        clock.advance(timedelta(minutes=1))
+        approved = store.approve(
+            "w-0001", actor="张值班", audit=lambda p: record("approve", detail=f"public version {p.public_version}")
+        )
+        [entry] = store.audit_log()
+        assert (entry.detail, entry.at) == ("public version 1", approved.approved_at)
+
+    def test_failed_audit_write_rolls_silence_changes_back(self, store: WarningStore, clock: ManualClock) -> None:
+        request = SilenceRequest(region_prefix="410105", ends_at=CLOCK_START + timedelta(hours=1), reason="检修")
+        with failing_audit_writes(), pytest.raises(AuditWriteFailed):
+            store.add_silence(request, created_by="张值班", audit=lambda s: record("silence.create", s.silence_id))
+        assert store.silences() == []
+
+        silence = store.add_silence(request, created_by="张值班", audit=lambda s: record("silence.create", s.silence_id))
+        [created] = store.audit_log()
+        assert (created.target, created.at) == (silence.silence_id, silence.created_at)
+
+        clock.advance(timedelta(minutes=10))
+        with failing_audit_writes(), pytest.raises(AuditWriteFailed):
+            store.expire_silence(silence.silence_id, actor="张值班", audit=record("silence.expire", silence.silence_id))
+        assert store.silences(active_at=clock.now()) == [silence]  # still in force
+
+        expired = store.expire_silence(silence.silence_id, actor="张值班", audit=record("silence.expire", silence.silence_id))
+        assert [(e.action, e.at) for e in store.audit_log(target=silence.silence_id)] == [
+            ("silence.expire", expired.expired_at),
+            ("silence.create", silence.created_at),
+        ]
 
     # ------------------------------------------------------------- tokens
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import builtins
 import secrets
 from datetime import datetime
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Engine, and_, case, delete, func, or_, select
@@ -24,7 +25,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskwatch.alerts import disposal as deadlines
-from riskwatch.alerts.audit import AuditEntry
+from riskwatch.alerts.audit import AuditEntry, AuditFor, AuditRecord
 from riskwatch.alerts.clock import Clock, SystemClock, require_aware
 from riskwatch.alerts.db import Base, UtcDateTime, make_engine, upsert_for, write_engine
 from riskwatch.alerts.feedback import DetectorPrecision, Feedback, Outcome, outcome_of
@@ -73,6 +74,8 @@ __all__ = [
 
 SYSTEM_ACTOR = "system"
 """Actor and role of the moves the pipeline makes itself (a Cancel message)."""
+
+_Result = TypeVar("_Result")
 
 
 # --------------------------------------------------------------------------- pydantic <-> row
@@ -169,6 +172,15 @@ def _audit_entry(row: AuditRow) -> AuditEntry:
         detail=row.detail,
         at=row.at,
     )
+
+
+def _write_audit(session: Session, audit: AuditFor[_Result] | None, result: _Result, at: datetime) -> None:
+    """Add the entry for a change to the change's own session (nothing if `audit` is None)."""
+    if audit is None:
+        return
+    record = audit if isinstance(audit, AuditRecord) else audit(result)
+    session.add(AuditRow(**record.model_dump(), at=at))
+    session.flush()
 
 
 def _identity(row: TokenRow) -> Identity:
@@ -406,11 +418,14 @@ class WarningStore:
         role: str,
         reason: str,
         at: datetime | None = None,
+        audit: AuditFor[Transition] | None = None,
     ) -> Transition:
         """Move a warning to `target` and record who, when and why.
 
         Raises `UnknownWarning` for an id not in the store and `IllegalTransition` (nothing
-        written) when the lifecycle does not allow the move from the current status.
+        written) when the lifecycle does not allow the move from the current status. `audit`
+        (a record, or a function of the transition) is written in the same transaction with
+        the transition's time: both are stored or neither.
         """
         target = WarningStatus(target)
         if not actor.strip():
@@ -420,7 +435,9 @@ class WarningStore:
             row = session.get(WarningRow, warning_id, with_for_update=True)
             if row is None:
                 raise UnknownWarning(warning_id)
-            return self._apply_transition(session, row, target, actor=actor, role=role, reason=reason, at=when)
+            transition = self._apply_transition(session, row, target, actor=actor, role=role, reason=reason, at=when)
+            _write_audit(session, audit, transition, when)
+            return transition
 
     def _apply_transition(
         self,
@@ -549,8 +566,14 @@ class WarningStore:
 
     # ----------------------------------------------------------------- silences
 
-    def add_silence(self, request: SilenceRequest, *, created_by: str) -> Silence:
-        """Store a silence; it starts now unless the request says when."""
+    def add_silence(
+        self, request: SilenceRequest, *, created_by: str, audit: AuditFor[Silence] | None = None
+    ) -> Silence:
+        """Store a silence; it starts now unless the request says when.
+
+        `audit` (a record, or a function of the new silence, whose id is made here) is written
+        in the same transaction, timed at the silence's creation.
+        """
         now = self._now()
         starts_at = request.starts_at or now
         if request.ends_at <= now:
@@ -569,6 +592,7 @@ class WarningStore:
         )
         with self._writes.begin() as session:
             session.add(SilenceRow(**{**silence.model_dump(), "categories": list(silence.categories)}))
+            _write_audit(session, audit, silence, now)
         return silence
 
     def silences(self, active_at: datetime | None = None) -> builtins.list[Silence]:
@@ -589,8 +613,12 @@ class WarningStore:
         when = _aware(at, "at") or self._now()
         return next((s for s in self.silences(active_at=when) if s.matches(region_code, category, when)), None)
 
-    def expire_silence(self, silence_id: str, *, actor: str) -> Silence:
-        """End a silence now; one that already ended is returned unchanged."""
+    def expire_silence(self, silence_id: str, *, actor: str, audit: AuditFor[Silence] | None = None) -> Silence:
+        """End a silence now; one that already ended is returned unchanged.
+
+        `audit` (a record, or a function of the silence) is written in the same transaction,
+        also when the silence had already ended (the request is still on record).
+        """
         now = self._now()
         with self._writes.begin() as session:
             row = session.get(SilenceRow, silence_id, with_for_update=True)
@@ -599,7 +627,9 @@ class WarningStore:
             if row.expired_at is None and now < row.ends_at:
                 row.expired_at = now
                 row.expired_by = actor
-            return _silence(row)
+            silence = _silence(row)
+            _write_audit(session, audit, silence, now)
+            return silence
 
     # ----------------------------------------------------------------- audit
 
@@ -614,18 +644,20 @@ class WarningStore:
         at: datetime | None = None,
     ) -> AuditEntry:
         """Append an audit entry and return it with its id."""
-        row = AuditRow(
-            actor=actor,
-            role=role,
-            action=action,
-            target=target,
-            detail=detail,
-            at=_aware(at, "audit at") or self._now(),
-        )
+        record = AuditRecord(actor=actor, role=role, action=action, target=target, detail=detail)
+        [entry] = self.audit_many([record], at=at)
+        return entry
+
+    def audit_many(self, entries: Sequence[AuditRecord], at: datetime | None = None) -> builtins.list[AuditEntry]:
+        """Append several audit entries in one transaction, all at one time; returned with their ids, in order."""
+        when = _aware(at, "audit at") or self._now()
+        rows = [AuditRow(**AuditRecord.model_validate(entry).model_dump(), at=when) for entry in entries]
+        if not rows:
+            return []
         with self._writes.begin() as session:
-            session.add(row)
+            session.add_all(rows)
             session.flush()
-            return _audit_entry(row)
+            return [_audit_entry(row) for row in rows]
 
     def audit_log(
         self,
@@ -708,8 +740,12 @@ class WarningStore:
             row = session.get(PublicationRow, warning_id)
             return _publication(row) if row is not None else None
 
-    def approve(self, warning_id: str, *, actor: str) -> Publication:
-        """Publish the warning's current version to the public feed (a commander's decision)."""
+    def approve(self, warning_id: str, *, actor: str, audit: AuditFor[Publication] | None = None) -> Publication:
+        """Publish the warning's current version to the public feed (a commander's decision).
+
+        `audit` (a record, or a function of the publication) is written in the same
+        transaction, timed at the approval.
+        """
         now = self._now()
         with self._writes.begin() as session:
             warning = session.get(WarningRow, warning_id, with_for_update=True)
@@ -724,7 +760,9 @@ class WarningStore:
             row.approved_by = actor
             row.approved_at = now
             session.flush()
-            return _publication(row)
+            publication = _publication(row)
+            _write_audit(session, audit, publication, now)
+            return publication
 
     def public_warnings(self, limit: int = 100) -> builtins.list[Warning]:
         """Warnings the public may see, each as its public version, newest recorded first."""
