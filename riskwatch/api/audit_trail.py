@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from riskwatch.alerts.audit import AuditRecord
 from riskwatch.alerts.tokens import Identity
 from riskwatch.api.access import sees_personal_data
 from riskwatch.api.context import ApiContext
@@ -33,8 +34,23 @@ def record_unmasked_read(ctx: ApiContext, who: Identity, action: str, target: st
 
 
 def record_unmasked_list(ctx: ApiContext, who: Identity, warnings: Sequence[Warning]) -> bool:
-    """One entry per list request naming every warning (and version) it returned unmasked."""
-    if not warnings:
+    """One entry per warning a list request returned unmasked, targeted at that warning (one transaction).
+
+    Per warning rather than per request, so GET /api/audit?target=<warning id> finds list reads
+    beside detail reads; False, and nothing written, for masked roles or an empty list.
+    """
+    if not warnings or not sees_personal_data(who):
         return False
-    shown = ", ".join(f"{w.warning_id} v{w.version}" for w in warnings)
-    return record_unmasked_read(ctx, who, READ_WARNINGS, LIST_TARGET, f"{len(warnings)} unmasked: {shown}")
+    ctx.store.audit_many(
+        [
+            AuditRecord(
+                actor=who.name,
+                role=who.role.value,
+                action=READ_WARNINGS,
+                target=w.warning_id,
+                detail=f"unmasked in {LIST_TARGET}, version {w.version}",
+            )
+            for w in warnings
+        ]
+    )
+    return True

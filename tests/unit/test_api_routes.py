@@ -190,7 +190,8 @@ def test_operator_transitions_own_warning_recorded_audited_and_sent_as_feedback(
     }
     assert api.store.get(water).status is WarningStatus.acknowledged
     [entry] = api.store.audit_log(action="transition.acknowledge")
-    assert (entry.actor, entry.target) == ("供水值班员", water)
+    assert (entry.actor, entry.target, entry.detail) == ("供水值班员", water, "new → acknowledged: 已派人员到场")
+    assert entry.at == api.store.transitions(water)[-1].at  # written with the transition
     [feedback] = api.publisher.sent
     assert (feedback.action, feedback.to_status, feedback.actor) == ("acknowledge", WarningStatus.acknowledged, "供水值班员")
 
@@ -434,9 +435,19 @@ def test_unmasked_list_reads_are_audited_masked_ones_are_not(api: Api, water: st
     api.get("/api/warnings", api.tokens.analyst)
     assert api.store.audit_log(action="read.warnings") == []
     api.get("/api/warnings", api.tokens.operator)
-    [entry] = api.store.audit_log(action="read.warnings")
-    assert (entry.actor, entry.role, entry.target) == ("供水值班员", "operator", "/api/warnings")
-    assert water in entry.detail and gas not in entry.detail
+    [entry] = api.store.audit_log(action="read.warnings")  # the operator sees only its water warning
+    assert (entry.actor, entry.role, entry.target) == ("供水值班员", "operator", water)
+    assert entry.detail == "unmasked in /api/warnings, version 1"
+
+
+def test_unmasked_list_read_leaves_one_entry_per_warning_found_by_target(api: Api, water: str, gas: str) -> None:
+    listed = {w["warning_id"] for w in api.get("/api/warnings", api.tokens.commander).json()}
+    entries = api.store.audit_log(action="read.warnings")
+    assert listed == {water, gas}
+    assert sorted(e.target for e in entries) == sorted(listed)
+    assert len({e.at for e in entries}) == 1  # one request, one transaction, one time
+    by_target = api.get("/api/audit", api.tokens.commander, target=gas).json()
+    assert [(e["action"], e["actor"]) for e in by_target] == [("read.warnings", "指挥长")]
 
 
 def test_analyst_sees_transition_and_silence_reasons_redacted(api: Api, water: str) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from riskwatch.alerts.audit import AuditEntry
+from riskwatch.alerts.audit import AuditEntry, AuditRecord
 from riskwatch.alerts.silences import Silence, SilenceRequest, UnknownSilence
 from riskwatch.api.access import may_change_silences, may_read_audit, silence_as_seen
 from riskwatch.api.auth import Caller, Context, refuse
@@ -31,13 +31,16 @@ def add_silence(request: SilenceRequest, ctx: Context, who: Caller) -> Silence:
     decision = may_change_silences(who)
     if not decision:
         raise refuse(ctx, who, "silence.create", request.region_prefix, decision)
-    silence = ctx.store.add_silence(request, created_by=who.name)
-    categories = ",".join(silence.categories) or "all categories"
-    ctx.store.audit(
-        actor=who.name, role=who.role.value, action="silence.create", target=silence.silence_id,
-        detail=f"{silence.region_prefix} {categories} {silence.starts_at.isoformat()}–{silence.ends_at.isoformat()}: {silence.reason}",
-    )
-    return silence
+
+    def entry(silence: Silence) -> AuditRecord:
+        categories = ",".join(silence.categories) or "all categories"
+        window = f"{silence.starts_at.isoformat()}–{silence.ends_at.isoformat()}"
+        return AuditRecord(
+            actor=who.name, role=who.role.value, action="silence.create", target=silence.silence_id,
+            detail=f"{silence.region_prefix} {categories} {window}: {silence.reason}",
+        )
+
+    return ctx.store.add_silence(request, created_by=who.name, audit=entry)
 
 
 @router.delete("/silences/{silence_id}", response_model=Silence, responses={403: {}, 404: {}})
@@ -46,12 +49,14 @@ def expire_silence(silence_id: str, ctx: Context, who: Caller) -> Silence:
     decision = may_change_silences(who)
     if not decision:
         raise refuse(ctx, who, "silence.expire", silence_id, decision)
+
+    def entry(silence: Silence) -> AuditRecord:
+        return AuditRecord(actor=who.name, role=who.role.value, action="silence.expire", target=silence_id, detail=silence.reason)
+
     try:
-        silence = ctx.store.expire_silence(silence_id, actor=who.name)
+        return ctx.store.expire_silence(silence_id, actor=who.name, audit=entry)
     except UnknownSilence as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-    ctx.store.audit(actor=who.name, role=who.role.value, action="silence.expire", target=silence_id, detail=silence.reason)
-    return silence
 
 
 @router.get("/audit", response_model=list[AuditEntry], responses={403: {}})

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
 from fastapi.concurrency import run_in_threadpool
 
+from riskwatch.alerts.audit import AuditRecord
 from riskwatch.alerts.feedback import Feedback
 from riskwatch.alerts.lifecycle import ACTIONS, IllegalTransition, Transition, UnknownWarning
 from riskwatch.alerts.publication import Publication
@@ -85,7 +86,7 @@ def detail(warning_id: str, ctx: Context, who: Caller) -> WarningDetail:
 
 
 def _apply(ctx: ApiContext, who: Identity, warning_id: str, action: str, reason: str) -> Transition:
-    """Check, transition, audit and record feedback (blocking; the store is the source of truth)."""
+    """Check, then transition and audit in one transaction (blocking; the store is the source of truth)."""
     decision = may_change_warnings(who)
     if not decision:
         raise refuse(ctx, who, action, warning_id, decision)
@@ -93,21 +94,22 @@ def _apply(ctx: ApiContext, who: Identity, warning_id: str, action: str, reason:
     decision = may_transition(who, _department(ctx, warning))
     if not decision:
         raise refuse(ctx, who, action, warning_id, decision)
+
+    def entry(transition: Transition) -> AuditRecord:
+        moved = f"{transition.from_status.value} → {transition.to_status.value}"
+        return AuditRecord(
+            actor=who.name, role=who.role.value, action=f"transition.{action}", target=warning_id, detail=f"{moved}: {reason}"
+        )
+
     try:
-        transition = ctx.store.transition(warning_id, ACTIONS[action], actor=who.name, role=who.role.value, reason=reason)
+        return ctx.store.transition(
+            warning_id, ACTIONS[action], actor=who.name, role=who.role.value, reason=reason, audit=entry
+        )
     except UnknownWarning as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except IllegalTransition as exc:
         ctx.store.audit(actor=who.name, role=who.role.value, action=f"rejected.{action}", target=warning_id, detail=str(exc))
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
-    ctx.store.audit(
-        actor=who.name,
-        role=who.role.value,
-        action=f"transition.{action}",
-        target=warning_id,
-        detail=f"{transition.from_status.value} → {transition.to_status.value}: {reason}",
-    )
-    return transition
 
 
 async def _publish(ctx: ApiContext, feedback: Feedback) -> None:
@@ -142,15 +144,15 @@ def _approve(ctx: ApiContext, who: Identity, warning_id: str) -> Publication:
     decision = may_approve(who)  # before the lookup: a refused role learns nothing about the id
     if not decision:
         raise refuse(ctx, who, "approve", warning_id, decision)
+
+    def entry(publication: Publication) -> AuditRecord:
+        detail = f"public version {publication.public_version}"
+        return AuditRecord(actor=who.name, role=who.role.value, action="approve", target=warning_id, detail=detail)
+
     try:
-        publication = ctx.store.approve(warning_id, actor=who.name)
+        return ctx.store.approve(warning_id, actor=who.name, audit=entry)
     except UnknownWarning as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no warning {warning_id!r}") from exc
-    ctx.store.audit(
-        actor=who.name, role=who.role.value, action="approve", target=warning_id,
-        detail=f"public version {publication.public_version}",
-    )
-    return publication
 
 
 @router.post("/{warning_id}/approve", response_model=Publication, responses={403: {}, 404: {}})
