@@ -130,3 +130,19 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="timestamps"):
         fw.push_many([T0], [1.0, 2.0])
     assert fw.n_seen == 0
+
+
+@pytest.mark.parametrize("windows", [(2, 3, 7), (8, 9, 16, 17), (24, 130, 300)])
+def test_streaming_stats_equal_numpys_reductions_bit_for_bit(windows: tuple[int, ...]) -> None:
+    """`push` sums on Python floats; it must reproduce numpy's pairwise sums exactly, at every
+    window length (under 8, blocks of 8, above 128) and at wildly different magnitudes."""
+    rng = np.random.default_rng(7)
+    n = 700
+    ts = [T0 + timedelta(minutes=5 * i) for i in range(n)]
+    values = rng.normal(0, 1, n) * 10.0 ** rng.uniform(-6, 9, n)
+    values[200:260] = 3.25  # flat: std exactly 0 in the window, z clipped
+    values[400:420] = np.round(values[400:420])
+    stream = FeatureWindow(windows=windows)
+    expected = np.array([stream.push(t, v) for t, v in zip(ts, values)])
+    rows = FeatureWindow(windows=windows).push_many(ts, values)
+    np.testing.assert_array_equal(expected, rows)

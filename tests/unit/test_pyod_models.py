@@ -15,6 +15,7 @@ import pytest
 from riskwatch.detectors.series import combine as comb
 from riskwatch.detectors.series import pyod_models as pm
 from riskwatch.detectors.series.base import SeriesDetector
+from riskwatch.detectors.series.registry import make_series_detector
 
 BEIJING = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 23, tzinfo=BEIJING)
@@ -294,3 +295,46 @@ def test_every_class_is_a_series_detector_with_its_registry_name() -> None:
 def test_module_import_does_not_import_pyod() -> None:
     code = "import sys, riskwatch.detectors.series.pyod_models; sys.exit('pyod' in sys.modules or 'sklearn' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+#: Scores of `_pinned_series` by the shipped sensor_anomaly settings, recorded before the
+#: streaming path was sped up (Python-float features and single-row copula scoring, PyOD's
+#: own ECOD/COPOD fit skipped): speed work must not move a score.
+PINNED = {
+    "ecod": (
+        484.73724200067005,
+        {60: 0.9823664906210559, 150: 0.9915935894595467, 301: 0.8133140030767544, 320: 0.6583628482656533,
+         345: 0.6493006419710238, 500: 0.9983732630994174, 501: 0.9982851252172247, 600: 0.9898809186079811,
+         605: 0.9982035224491186, 699: 0.877542636265138},
+    ),
+    "copod": (
+        514.5607969284818,
+        {60: 0.9761904775915374, 150: 0.9919883585221073, 301: 0.9198166186793845, 320: 0.8168859153496398,
+         345: 0.18125435666576656, 500: 0.9982699663317987, 501: 0.9974206021577042, 600: 0.9947461286032859,
+         605: 0.9986685848412332, 699: 0.9108297954696437},
+    ),
+}
+
+
+def _pinned_series() -> tuple[list[datetime], np.ndarray]:
+    rng = np.random.default_rng(11)
+    n = 700
+    ts = [datetime(2026, 3, 1) + timedelta(minutes=5 * i) for i in range(n)]
+    v = 20 + 2 * np.sin(np.arange(n) * 2 * np.pi / 288) + rng.normal(0, 0.3, n)
+    v[300:340] = 21.0  # flat stretch: ties and zero spreads in the windows
+    v[500] += 6
+    v[600:] += 1.5
+    return ts, np.round(v, 2)
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_streaming_scores_equal_the_recorded_ones(name: str) -> None:
+    ts, values = _pinned_series()
+    params = {"windows": [3, 12, 24], "warmup": 48, "refit_every": 48, "train_window": 576}
+    stream = make_series_detector(name, **params)
+    scores = np.array([stream.update(t, float(v)) for t, v in zip(ts, values)])
+    total, at = PINNED[name]
+    assert scores.sum() == pytest.approx(total, abs=1e-9)
+    for i, expected in at.items():
+        assert scores[i] == pytest.approx(expected, abs=1e-9), i
+    np.testing.assert_array_equal(make_series_detector(name, **params).score_series(ts, values), scores)

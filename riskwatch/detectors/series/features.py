@@ -7,9 +7,10 @@ of past points, the residual from a daily and a weekly profile learned from earl
 changed. Nothing after the point is used, so a row never changes when more points arrive.
 
 `FeatureWindow.push` builds one row and learns the point; `FeatureWindow.push_many` builds the
-rows of a whole array at once and gives exactly the numbers `push` gives one by one (the window
-statistics of both go through one function on contiguous rows, and the profile and
-change-tracking recurrences use the same scalar arithmetic).
+rows of a whole array at once and gives exactly the numbers `push` gives one by one: the batch
+takes the window statistics with numpy reductions over contiguous rows, the streaming path on
+Python floats with the same operations in the same order (numpy's pairwise summation included,
+`pairwise_sum`), and both share the profile and change-tracking recurrences.
 
 >>> from datetime import datetime, timedelta
 >>> fw = FeatureWindow(windows=(2, 4))
@@ -56,7 +57,7 @@ def _wall_clock(ts: datetime) -> tuple[int, int]:
     return ts.hour, ts.weekday() * 24 + ts.hour
 
 
-def _pairwise_sum(xs: Sequence[float], lo: int = 0, n: int | None = None) -> float:
+def pairwise_sum(xs: Sequence[float], lo: int = 0, n: int | None = None) -> float:
     """`np.add.reduce` of a contiguous float64 row, bit for bit: numpy's pairwise summation.
 
     Eight running sums over blocks of eight, combined as a tree, then the remainder in order;
@@ -87,7 +88,7 @@ def _pairwise_sum(xs: Sequence[float], lo: int = 0, n: int | None = None) -> flo
         return total
     half = n // 2
     half -= half % 8
-    return _pairwise_sum(xs, lo, half) + _pairwise_sum(xs, lo + half, n - half)
+    return pairwise_sum(xs, lo, half) + pairwise_sum(xs, lo + half, n - half)
 
 
 def _window_stats(window: list[float], value: float, z_clip: float) -> list[float]:
@@ -95,8 +96,8 @@ def _window_stats(window: list[float], value: float, z_clip: float) -> list[floa
     w = len(window)
     if w == 0:
         return [value, 0.0, value, value, 0.0]
-    mean = _pairwise_sum(window) / w
-    std = math.sqrt(_pairwise_sum([(x - mean) * (x - mean) for x in window]) / w)
+    mean = pairwise_sum(window) / w
+    std = math.sqrt(pairwise_sum([(x - mean) * (x - mean) for x in window]) / w)
     z = (value - mean) / max(std, 1e-12 + 1e-9 * abs(mean))
     return [mean, std, min(window), max(window), min(max(z, -z_clip), z_clip)]
 
