@@ -11,7 +11,12 @@ One broker, one input, two runs:
    fresh group and a throwaway SQLite store; it is done once the raw topics are consumed and the
    group has no lag left on the events, signals and warnings topics.
 
-Both runs are timed the same way, from outside, on the group's committed offsets (polled every
+With `--latency`, a third phase measures event-to-warning latency: the pipeline worker of run B
+is started again (same group, state and store, so it resumes at the end of the input) and a
+scenario (default `gas_leak`, moved to after the input's days) is sent at a steady pace while it
+runs; see `bench_latency.py` for what is measured and why that way.
+
+Both throughput runs are timed the same way, from outside, on the group's committed offsets (polled every
 0.2 s): from the first poll that shows progress to the first poll that shows everything done.
 Worker start-up and group join are therefore not counted; the rate is the records consumed in
 that window divided by its length. Faust commits every 500 records or every second, so the
@@ -40,7 +45,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,6 +60,21 @@ from riskwatch.simulator.scenario import Scenario, load_scenario
 from riskwatch.simulator.sinks import Outgoing, encode, producer_options
 from riskwatch.streams import topics as T
 from riskwatch.streams.admin import Offsets, client_kwargs, create_topics
+from riskwatch.streams.bench_latency import (
+    LatencyError,
+    LatencyResult,
+    LatencyStats,
+    StoreWatcher,
+    event_ids,
+    match,
+    pace_for,
+    produce_paced,
+    read_range,
+    send_probe,
+    shifted_after,
+    wait_for_probe,
+    window,
+)
 from riskwatch.streams.demo import stop_worker
 from riskwatch.streams.worker import worker_env
 
@@ -213,13 +233,17 @@ class BenchResult:
     produce_s: float
     bare: RunResult
     pipeline: RunResult
+    latency: LatencyResult | None = None
 
     @property
     def ratio(self) -> float:
         return self.pipeline.events_per_s / self.bare.events_per_s if self.bare.events_per_s else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": round(self.ratio, 4)}
+        found = {**asdict(self), "ratio": round(self.ratio, 4)}
+        if self.latency is not None:
+            found["latency"]["rate"] = round(self.latency.rate, 1)
+        return found
 
 
 def _spawn(args: list[str], settings: Settings, run_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
@@ -318,6 +342,83 @@ def measure(
                      events_per_s=round((total - c0) / seconds, 1), startup_s=round(t0 - spawned, 3))
 
 
+@dataclass(frozen=True)
+class LatencyOptions:
+    """What the latency phase sends: a window of a scenario around its first incident, paced at
+    `load` × the pipeline's events/s measured in run B, for about `seconds` of wall time."""
+
+    scenario: str = "gas_leak"
+    seconds: float = 60.0
+    load: float = 0.5
+
+
+def run_latency(
+    options: LatencyOptions,
+    city: CityConfig,
+    after: datetime,
+    capacity: float,
+    pipe_settings: Settings,
+    pipe_dir: Path,
+    offsets: Offsets,
+    out_base: dict[TopicPartition, int],
+    timeout_s: float,
+    emit: Emit,
+) -> LatencyResult:
+    """Phase C: restart the pipeline worker, wait until it consumes, send the scenario paced, match."""
+    bootstrap, settings = pipe_settings.bootstrap_servers, pipe_settings
+    try:
+        chosen = shifted_after(load_scenario(options.scenario, city), after)
+    except ConfigError as exc:
+        raise BenchError(str(exc)) from exc
+    rate = max(options.load * capacity, 1.0)
+    items = window(encode(simulate(chosen, city)), chosen, max(int(rate * options.seconds), 2))
+    if len(items) < 2:
+        raise BenchError(f"scenario {chosen.name!r} produces too few messages to pace")
+    ids = event_ids(items, city)
+    speed = pace_for(items, len(items) / rate)
+    emit(f"latency: {len(items)} messages of {chosen.name!r} from {items[0].arrival_time:%Y-%m-%d %H:%M} at "
+         f"~{rate:,.0f} msg/s ({options.load:g} × the pipeline's {capacity:,.0f} events/s; ×{speed:,.0f} simulated time)")
+    by_topic_tps = {name: [tp for tp in out_base if tp.topic == name] for name in (T.WARNINGS.name, T.DEADLETTER.name)}
+    process, log_path = _spawn(["-m", "riskwatch", "worker"], pipe_settings, pipe_dir)
+    watcher: StoreWatcher | None = None
+    try:
+        asyncio.run(send_probe(bootstrap, settings))
+        try:
+            ready_s = wait_for_probe(bootstrap, settings, {tp: out_base[tp] for tp in by_topic_tps[T.DEADLETTER.name]},
+                                     timeout_s)
+        except LatencyError as exc:
+            raise BenchError(f"{exc}; log:\n{_log_tail(log_path)}") from exc
+        emit(f"  worker consuming after {ready_s:.1f}s (probe dead-lettered); sending paced")
+        warnings_from = {tp: out_base[tp] for tp in by_topic_tps[T.WARNINGS.name]}
+        watcher = StoreWatcher(bootstrap, settings, pipe_settings.database_url, warnings_from)
+        watcher.start()
+        sent, written, send_s = asyncio.run(produce_paced(bootstrap, items, ids, speed, settings))
+        downstream = Downstream(bootstrap, settings, {tp: b for tp, b in out_base.items() if tp.topic in DOWNSTREAM_NAMES})
+        measure("latency", process, log_path, offsets, pipe_settings.app_id, written, downstream, timeout_s)
+        out_end = read_ends(bootstrap, settings, out_base)
+        warnings_end = {tp: out_end[tp] for tp in warnings_from}
+        deadline = time.monotonic() + 30.0
+        while not watcher.settled(warnings_end) and time.monotonic() < deadline and watcher.error is None:
+            time.sleep(0.1)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        stop_worker(process)
+    if watcher.error is not None:
+        raise BenchError(f"the store watcher failed: {watcher.error}")
+    signal_tps = [tp for tp in out_base if tp.topic == T.SIGNALS.name]
+    signals = read_range(bootstrap, settings, {tp: out_base[tp] for tp in signal_tps}, out_end)
+    warnings = read_range(bootstrap, settings, warnings_from, out_end)
+    matched = match(warnings, signals, sent)
+    return LatencyResult(
+        scenario=chosen.name, target_rate=round(rate, 1), messages=len(items), send_seconds=round(send_s, 3), speed=round(speed, 1),
+        warning_messages=matched.total, cancels=matched.cancels, unmatched=matched.unmatched,
+        event_to_warning=LatencyStats.of(matched.samples_ms),
+        warning_to_store=LatencyStats.of(list(watcher.visible_ms.values())),
+        store_unseen=len(watcher.pending),
+    )
+
+
 def run_bench(
     bootstrap: str,
     broker_label: str,
@@ -328,8 +429,10 @@ def run_bench(
     timeout_s: float = 600.0,
     emit: Emit = lambda _: None,
     work_dir: Path | None = None,
+    latency: LatencyOptions | None = None,
 ) -> BenchResult:
-    """Produce the input to a fresh broker at `bootstrap`, then time the bare worker and the pipeline on it."""
+    """Produce the input to a fresh broker at `bootstrap`, then time the bare worker and the pipeline on it;
+    with `latency`, then measure event-to-warning latency at a paced input rate."""
     base_settings = (settings or Settings()).model_copy(update={"broker": bootstrap, "partitions": partitions})
     try:
         city = load_city_config(base_settings.config_dir)
@@ -388,13 +491,17 @@ def run_bench(
         out_end = read_ends(bootstrap, base_settings, out_base)
         pipeline.outputs = {n.removeprefix("riskwatch."): by_topic(out_base, out_end, n) for n in OUTPUT_NAMES}
         emit(f"  {pipeline.events_per_s:,.0f} events/s ({pipeline.window_records} in {pipeline.seconds:.2f}s)")
+        latency_result = None
+        if latency is not None:
+            after = max(item.event_time for item in items)
+            latency_result = run_latency(latency, city, after, pipeline.events_per_s, pipe_settings, pipe_dir, offsets, out_end, timeout_s, emit)
     finally:
         offsets.close()
         if own_dir:
             shutil.rmtree(root, ignore_errors=True)
     return BenchResult(broker=broker_label, bootstrap=bootstrap, scenario=chosen.name, copies=copies,
                        events=len(items), partitions=partitions, produce_s=round(produce_s, 3),
-                       bare=bare, pipeline=pipeline)
+                       bare=bare, pipeline=pipeline, latency=latency_result)
 
 
 def _rate(run: RunResult) -> str:
@@ -411,6 +518,17 @@ def format_table(result: BenchResult) -> str:
         ("ratio pipeline/bare", f"{result.ratio:.3f}"),
         ("pipeline output", ", ".join(f"{k} {v}" for k, v in result.pipeline.outputs.items())),
     ]
+    if result.latency is not None:
+        lat = result.latency
+        rows += [
+            ("latency input", f"{lat.messages} messages of {lat.scenario} in {lat.send_seconds:.1f}s "
+                              f"({lat.rate:,.0f} msg/s, aimed at {lat.target_rate:,.0f}; ×{lat.speed:,.0f} simulated time)"),
+            ("warning messages", f"{lat.warning_messages}  ({lat.cancels} Cancel(s) and {lat.unmatched} without "
+                                 "evidence from this phase not timed)"),
+            ("event → warning", lat.event_to_warning.describe()),
+            ("warning → store", f"{lat.warning_to_store.describe()}; polled every {lat.store_poll_ms:.0f} ms"
+                                + (f"; {lat.store_unseen} never seen" if lat.store_unseen else "")),
+        ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
@@ -428,8 +546,16 @@ def bench_command(
         "--kafka", help="Start a throwaway Apache Kafka for the run (needs java and mvn)")] = False,
     timeout: Annotated[float, typer.Option(min=1.0, help="Seconds each worker may take")] = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    latency: Annotated[bool, typer.Option(
+        "--latency", help="Then measure event-to-warning latency p50/p99 on a paced scenario (adds ~1 min)")] = False,
+    latency_scenario: Annotated[str, typer.Option(help="Scenario sent paced for --latency")] = "gas_leak",
+    latency_seconds: Annotated[float, typer.Option(
+        min=1.0, help="About how many wall seconds --latency sends for")] = 60.0,
+    latency_load: Annotated[float, typer.Option(
+        min=0.01, max=1.0, help="--latency input rate as a share of the pipeline's measured events/s")] = 0.5,
 ) -> None:
-    """Events/s of the full pipeline vs a bare Faust agent on the same broker and input (default: embedded Tansu)."""
+    """Events/s of the full pipeline vs a bare Faust agent on the same broker and input (default: embedded Tansu);
+    with --latency, also event-to-warning latency p50/p99 at a paced input rate."""
     if broker and kafka:
         raise typer.BadParameter("give either --broker or --kafka, not both")
 
@@ -459,7 +585,8 @@ def bench_command(
             bootstrap = embedded.start()
             stopper, label = embedded.stop, f"embedded Tansu at {bootstrap}"
         emit(f"broker: {label}")
-        result = run_bench(bootstrap, label, events, partitions, scenario, Settings(), timeout, emit)
+        options = LatencyOptions(latency_scenario, latency_seconds, latency_load) if latency else None
+        result = run_bench(bootstrap, label, events, partitions, scenario, Settings(), timeout, emit, latency=options)
     except (RuntimeError, KafkaError) as exc:  # BenchError, broker start failures, Kafka errors
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -2,7 +2,8 @@
 
 The session's real-Kafka fixture is shared with tests that write the fixed riskwatch topics,
 and the bench needs empty ones, so this test starts its own in-memory Tansu broker.
-No timing is asserted: only that both runs finished and measured something.
+No timing is asserted: only that both runs finished and measured something, and that the
+latency phase matched warnings to the raw records behind them and saw them in the store.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from riskwatch.simulator.scenario import load_scenario
-from riskwatch.streams.bench import BenchError, bench_input, format_table, run_bench
+from riskwatch.streams.bench import BenchError, LatencyOptions, bench_input, format_table, run_bench
 from riskwatch.streams.embedded import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,8 @@ def test_bench_input_repeats_the_scenario_with_distinct_ids() -> None:
 def test_bench_measures_bare_and_pipeline_on_the_same_input(embedded: str, tmp_path: Path) -> None:
     lines: list[str] = []
     result = run_bench(embedded, f"embedded Tansu at {embedded}", events=N, partitions=2,
-                       emit=lines.append, work_dir=tmp_path, timeout_s=300)
+                       emit=lines.append, work_dir=tmp_path, timeout_s=300,
+                       latency=LatencyOptions(scenario="gas_leak", seconds=20))
     assert result.events == N and result.partitions == 2
     for run in (result.bare, result.pipeline):
         assert run.consumed == N, run
@@ -57,6 +59,18 @@ def test_bench_measures_bare_and_pipeline_on_the_same_input(embedded: str, tmp_p
     table = format_table(result)
     assert "bare events/s" in table and "ratio pipeline/bare" in table
     assert (tmp_path / "bare" / "worker.log").exists() and (tmp_path / "pipeline" / "warnings.db").exists()
+
+    latency = result.latency
+    assert latency is not None and latency.scenario == "gas_leak" and latency.messages > 1
+    # the gas leak's readings over the alarm limit raise warnings whose evidence was sent in this phase
+    timed = latency.event_to_warning
+    assert timed.count > 0 and timed.count == latency.warning_messages - latency.cancels - latency.unmatched
+    assert timed.p50_ms is not None and timed.p99_ms is not None and timed.max_ms is not None
+    assert timed.p50_ms <= timed.p99_ms <= timed.max_ms
+    stored = latency.warning_to_store
+    assert 0 < stored.count <= latency.warning_messages and stored.count + latency.store_unseen >= 1
+    assert "event → warning" in table and "warning → store" in table
+    assert result.as_dict()["latency"]["event_to_warning"]["count"] == timed.count
 
     with pytest.raises(BenchError, match="not fresh"):  # the raw topics now hold the input
         run_bench(embedded, "again", events=10, partitions=2, work_dir=tmp_path / "again")
