@@ -17,6 +17,10 @@ class AlarmLimitDetector:
     def __init__(self, taxonomy: TaxonomyConfig) -> None:
         self._metrics = {m.metric: m for m in taxonomy.sensor_metrics}
 
+    def warming_up(self) -> bool:
+        """Never: limits apply from the first reading."""
+        return False
+
     def accepts(self, event: Event) -> bool:
         return event.source is Source.sensor and event.metric in self._metrics and event.value is not None
 

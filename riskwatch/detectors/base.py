@@ -7,6 +7,7 @@ for an event depends only on the events observed before it and the event itself.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from riskwatch.schemas import Event, Signal
@@ -25,6 +26,32 @@ class Detector(Protocol):
     def observe(self, event: Event) -> list[Signal]:
         """Learn from the event and return any signals it raises (usually none)."""
         ...
+
+    # Optional, see `WarmingUp`: `warming_up(self) -> bool`. Not part of this protocol so that
+    # a detector without a warm-up (alarm limits, rules) needs nothing.
+
+
+@runtime_checkable
+class WarmingUp(Protocol):
+    """A detector that can say it is still warming up.
+
+    `warming_up()` is True while the detector cannot yet raise its signals for most of what it
+    watches — before its baseline covers its warm-up, before any series is fitted — so the
+    command center can tell a quiet screen from a quiet city. Cheap to call (a health beat
+    asks every detector), never changes state.
+    """
+
+    def warming_up(self) -> bool: ...
+
+
+def is_warming_up(detector: object) -> bool:
+    """Whether `detector` says it is warming up; a detector that cannot say never is."""
+    return isinstance(detector, WarmingUp) and bool(detector.warming_up())
+
+
+def warming_detectors(detectors: Iterable[object]) -> list[str]:
+    """Names of the detectors still warming up, sorted."""
+    return sorted(str(getattr(d, "name", type(d).__name__)) for d in detectors if is_warming_up(d))
 
 
 def excess_to_score(excess: float, threshold: float) -> float:

@@ -157,6 +157,10 @@ class BurstDetector:
 
     # ------------------------------------------------------------------ protocol
 
+    def warming_up(self) -> bool:
+        """Until the stream has covered `warmup` (before that no burst is signalled anywhere)."""
+        return self._t0 is None or self._watermark - self._retention_s - self._t0 < self._warmup_s
+
     def accepts(self, event: Event) -> bool:
         return event.source in self._sources and (not self._categories or event.category in self._categories)
 

@@ -47,6 +47,14 @@ class CountSurgeDetector:
         self._series: dict[tuple[str, str, str], _Series] = {}
         self._stream_start: dict[tuple[str, str], int] = {}
 
+    def warming_up(self) -> bool:
+        """Until some series has `warmup_buckets` of history behind the newest bucket seen."""
+        if not self._series:
+            return True
+        newest = max((max(s.counts) for s in self._series.values() if s.counts), default=None)
+        oldest = min(s.first_bucket for s in self._series.values())
+        return newest is None or newest - oldest < self.config.warmup_buckets
+
     def accepts(self, event: Event) -> bool:
         return event.source in self.config.sources
 

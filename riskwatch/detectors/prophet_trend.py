@@ -263,6 +263,11 @@ class ProphetTrendDetector:
 
     # ------------------------------------------------------------------ the Detector contract
 
+    def warming_up(self) -> bool:
+        """Until some series has a fitted Prophet forecast; the cold-start baseline alone counts
+        as warming up (it cannot tell a seasonal peak from a surge)."""
+        return not any(series.forecast for series in self._series.values())
+
     def accepts(self, event: Event) -> bool:
         return event.source in self.config.sources
 

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from riskwatch.config.models import DetectorSpec, DetectorsConfig, HardRule, TaxonomyConfig, Watch
-from riskwatch.detectors.base import Detector, detector_state, restore_detector_state
+from riskwatch.detectors.base import Detector, detector_state, is_warming_up, restore_detector_state
 from riskwatch.schemas import Event, Signal, stable_id
 
 
@@ -146,6 +146,10 @@ class Watched:
 
     def observe(self, event: Event) -> list[Signal]:
         return [self._rename(signal) for signal in self.inner.observe(event)]
+
+    def warming_up(self) -> bool:
+        """The inner detector's answer (`base.is_warming_up`); False if it has no warm-up."""
+        return is_warming_up(self.inner)
 
     def _rename(self, signal: Signal) -> Signal:
         # Keep a variant suffix such as "/cold_start" that the inner detector adds.

@@ -541,6 +541,10 @@ class RulesDetector:
                 self._standalone.append(_Standalone(rule, _evaluator(rule, taxonomy, None), _category_of(rule, taxonomy)))
         self.rules = ruleset.rules
 
+    def warming_up(self) -> bool:
+        """Never: rules look only at the window they name."""
+        return False
+
     def accepts(self, event: Event) -> bool:
         return any(s.evaluator.accepts(event) for s in self._standalone) or any(
             e.accepts(event) for c in self._combinations for e in c.evaluators

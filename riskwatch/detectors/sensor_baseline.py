@@ -28,6 +28,10 @@ class SensorBaselineDetector:
             m.metric: (m.valid_max - m.valid_min) * config.min_scale_fraction for m in taxonomy.sensor_metrics
         }
 
+    def warming_up(self) -> bool:
+        """Until some series has `warmup` readings in its baseline."""
+        return not any(len(window) >= self.config.warmup for window in self._history.values())
+
     def accepts(self, event: Event) -> bool:
         return event.source is Source.sensor and event.value is not None and event.device_id is not None
 

@@ -89,6 +89,10 @@ class SensorHealthDetector:
         self.config = config or SensorHealthConfig()
         self._series: dict[tuple[str, str], _Series] = {}
 
+    def warming_up(self) -> bool:
+        """Until some series has the `min_history` readings that stuck and flat are judged on."""
+        return not any(len(s.changes) >= self.config.min_history for s in self._series.values())
+
     def accepts(self, event: Event) -> bool:
         return (
             event.source is Source.sensor

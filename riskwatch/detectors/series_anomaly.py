@@ -70,6 +70,10 @@ class SeriesAnomalyDetector:
         #: Per series: [anomalous readings in a row, normal readings in a row, armed (1/0)].
         self._episode: dict[tuple[str, str], list[int]] = {}
 
+    def warming_up(self) -> bool:
+        """Until some series' model has finished its warm-up (for PyOD: its first fit)."""
+        return not any(model.warmed_up for model in self._models.values())
+
     def accepts(self, event: Event) -> bool:
         return event.source is Source.sensor and event.value is not None and event.device_id is not None
 

@@ -112,6 +112,17 @@ def test_cold_start_baseline_answers_before_seven_days(september) -> None:
     assert all(s.detector == "prophet_trend" for s in signals if s.at >= first_fit)
 
 
+def test_warming_up_until_a_series_has_a_prophet_model(september) -> None:
+    """The cold-start baseline alone is warming up: it cannot tell a seasonal peak from a surge."""
+    fresh = ProphetTrendDetector()
+    assert fresh.warming_up()
+    cold_only = _events(SEPT, 3, seed=7)
+    _run(fresh, cold_only)
+    assert fresh.warming_up() and fresh.fits == 0
+    detector, *_rest = september
+    assert detector.fits > 0 and not detector.warming_up()
+
+
 def test_refits_run_once_a_day_on_the_local_midnight_grid(september) -> None:
     detector, _events_, _signals, fits = september
     assert detector.fits == 7 == len(fits)  # days 7..13, never per event
