@@ -84,11 +84,12 @@ class SeriesAnomalyDetector:
             model = self._models[key] = self._make()
             self._recent[key] = deque(maxlen=EXPECTATION_WINDOW)
         recent = self._recent[key]
-        expected = statistics.median(recent) if recent else None
         value = float(event.value)  # type: ignore[arg-type]
         score = float(model.update(event.occurred_at, value))
+        fire = self._episode_starts(key, score) and bool(recent)
+        expected = statistics.median(recent) if fire else None  # the readings before this one
         recent.append(value)
-        if not self._episode_starts(key, score) or expected is None:
+        if expected is None:
             return []
         return [
             Signal(
