@@ -1,0 +1,173 @@
+"""Helpers for fault tests: a worker process that can be killed, and exact views of topics.
+
+Everything here awaits conditions (end offsets, committed offsets, a ready file naming the
+worker's pid) instead of sleeping for a guessed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+from kafka.admin import OffsetSpec
+
+from riskwatch.settings import Settings
+from riskwatch.simulator.sinks import Outgoing
+from riskwatch.streams import topics as T
+from riskwatch.streams.admin import Offsets
+from riskwatch.streams.worker import ready_file, worker_env
+
+#: Topics the worker's consumer group reads; zero lag on all of them means it has drained.
+CONSUMED = [*(spec.name for spec in T.RAW_TOPICS.values()), T.EVENTS.name, T.SIGNALS.name, T.WARNINGS.name]
+
+
+def await_condition(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.2) -> None:
+    """Poll `condition` until it holds; fail the test naming `what` if it does not in time."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(poll_s)
+
+
+async def produce(bootstrap: str, items: Sequence[Outgoing]) -> None:
+    """Send the messages in order with acks=all; return once every one is acknowledged."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        pending = []
+        for item in items:
+            pending.append(await producer.send(item.topic, item.value, key=item.key))
+            if len(pending) >= 500:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+def end_offsets(bootstrap: str, settings: Settings, names: Iterable[str]) -> dict[str, int]:
+    """Records ever written to each topic (sum of its partitions' end offsets)."""
+    offsets = Offsets(bootstrap, settings)
+    try:
+        tps = offsets.partitions(list(names))
+        ends = offsets.admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in tps})
+        totals: dict[str, int] = {}
+        for tp in tps:
+            totals[tp.topic] = totals.get(tp.topic, 0) + ends[tp].offset
+        return totals
+    finally:
+        offsets.close()
+
+
+def group_committed(bootstrap: str, settings: Settings, names: Sequence[str]) -> dict[TopicPartition, int]:
+    """The worker group's committed offsets on `names` (partitions without a commit are left out)."""
+    offsets = Offsets(bootstrap, settings)
+    try:
+        return {tp: n for tp, n in offsets.committed(settings.app_id).items() if tp.topic in names}
+    finally:
+        offsets.close()
+
+
+def group_lag(bootstrap: str, settings: Settings, names: Sequence[str] = CONSUMED) -> int:
+    """Records on `names` the worker's group has not committed yet (exact on Apache Kafka)."""
+    offsets = Offsets(bootstrap, settings)
+    try:
+        tps = offsets.partitions(list(names))
+        ends = offsets.admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in tps})
+        committed = offsets.committed(settings.app_id)
+        return sum(max(ends[tp].offset - committed.get(tp, 0), 0) for tp in tps)
+    finally:
+        offsets.close()
+
+
+async def read_to_end(bootstrap: str, names: Sequence[str]) -> dict[str, list[bytes]]:
+    """Every record value on `names`, from the beginning up to their current end offsets."""
+    consumer = AIOKafkaConsumer(*names, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    seen: dict[str, list[bytes]] = {name: [] for name in names}
+    try:
+        deadline = time.monotonic() + 60
+        while not consumer.assignment():
+            if time.monotonic() > deadline:
+                pytest.fail(f"no partitions of {names} assigned to the reader")
+            await asyncio.sleep(0.1)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for record in records:
+                    if record.offset < ends[TopicPartition(record.topic, record.partition)]:
+                        seen[record.topic].append(record.value)
+        return seen
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class WorkerProcess:
+    """`riskwatch worker` as a child process, with its log in `log_path`."""
+
+    settings: Settings
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 120) -> None:
+        """Launch and wait until the worker has joined its group (its ready file names *its* pid).
+
+        A worker killed with SIGKILL leaves its ready file behind, so the file's existence
+        alone does not say that a new worker is ready.
+        """
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "riskwatch", "worker"],
+                env=worker_env(self.settings), stdout=log, stderr=subprocess.STDOUT,
+            )
+        pid = str(self.process.pid)
+        ready = ready_file(self.settings)
+
+        def is_ready() -> bool:
+            if self.process is None or self.process.poll() is not None:
+                return True
+            try:
+                return ready.read_text(encoding="ascii") == pid
+            except FileNotFoundError:
+                return False
+
+        await_condition(is_ready, timeout_s, "the worker's ready file")
+        assert self.alive, f"worker exited with {self.process.returncode}:\n{self.log_tail()}"
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commit, no final snapshot."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM and wait (SIGKILL if it does not stop in time)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""

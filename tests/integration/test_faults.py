@@ -1,0 +1,275 @@
+"""No loss under faults, on a real Kafka broker, a real PostgreSQL store and real worker processes.
+
+A scenario with upstream faults (corrupted sends, re-sends) plus a corpus of nasty records is
+fed to the raw topics; a worker is SIGKILLed while it is working through the first part, the
+rest is sent, and a new worker with the same app id and data directory takes over. Then:
+every raw record is on the events topic or the dead-letter topic (duplicates allowed, loss
+not), every malformed record is dead-lettered with a reason, the store's warnings are the
+offline replay's, and no warning version was published twice with different content.
+
+A broker restart is not tested here: `KafkaBroker.stop()` deletes the broker's log directory,
+so a restarted broker would be a new, empty cluster (see the module's report).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from riskwatch.alerts.store import WarningStore
+from riskwatch.config.loader import load_city_config
+from riskwatch.config.regions import RegionIndex
+from riskwatch.devservices.kafka import KafkaBroker
+from riskwatch.schemas import DeadLetter, Event, Warning
+from riskwatch.settings import Settings
+from riskwatch.simulator.generate import simulate
+from riskwatch.simulator.scenario import load_scenario
+from riskwatch.simulator.sinks import FILE_NAMES, Outgoing, encode, write_files
+from riskwatch.streams import topics as T
+from riskwatch.streams.admin import create_topics
+from riskwatch.streams.pipeline import NormalizeStage
+from riskwatch.streams.replay import replay
+from tests.fault_support import (
+    WorkerProcess,
+    await_condition,
+    end_offsets,
+    group_committed,
+    group_lag,
+    produce,
+    read_to_end,
+)
+from tests.malformed_corpus import nasty_records
+
+pytestmark = pytest.mark.integration
+
+SCENARIO = "gas_leak"  # ten hours with a level-I incident, ~0.5 % corrupted sends and ~1 % re-sends
+PARTITIONS = 3
+#: Part of the input sent before the kill; the rest only reaches the restarted worker.
+FIRST_PART = 0.6
+#: The worker is killed once this share of the input is on the events topic.
+KILL_AT = 0.25
+#: Garbage on the internal topics, and the dead-letter reason each must get.
+INTERNAL_GARBAGE = {
+    T.EVENTS.name: (b'{"event_id": 42}', "detect_error"),
+    T.SIGNALS.name: (b"\x00\x01 not a signal", "grade_error"),
+    T.WARNINGS.name: (b"[]", "store_error"),
+    T.FEEDBACK.name: (b'{"warning_id": null}', "feedback_error"),
+}
+RAW_NAMES = frozenset(spec.name for spec in T.RAW_TOPICS.values())
+OUTPUTS = [T.EVENTS.name, T.WARNINGS.name, T.DEADLETTER.name]
+
+
+@dataclass
+class FaultRun:
+    """What a kill-and-restart run sent, saw and stored."""
+
+    raw: list[Outgoing]
+    files: Path
+    outputs: dict[str, list[bytes]]
+    events_at_kill: int
+    lag_at_kill: int
+    events_committed_at_kill: int
+    snapshot_at_kill: bool
+    database_url: str
+    workers: list[WorkerProcess]
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[str]:
+    """A broker of this module's own, so topics hold only this module's records."""
+    with KafkaBroker() as kafka:
+        yield kafka.bootstrap
+
+
+@pytest.fixture(scope="module")
+def database_url(postgres_url: str) -> str:
+    """A fresh PostgreSQL database for the workers' store."""
+    url = make_url(postgres_url)
+    name = f"riskwatch_faults_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _nasty_items() -> list[Outgoing]:
+    """The malformed corpus of every source, as sends to its raw topic."""
+    scenario_start = load_scenario(SCENARIO).start
+    return [
+        Outgoing(T.RAW_TOPICS[source].name, None, value, source, scenario_start, scenario_start, "malformed", False, "corpus")
+        for source in T.RAW_TOPICS
+        for value in nasty_records(source, huge_len=50_000)
+    ]
+
+
+@pytest.fixture(scope="module")
+def killed_run(broker: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultRun]:
+    """Feed part of the input, SIGKILL the worker mid-stream, feed the rest, restart, drain."""
+    workdir = tmp_path_factory.mktemp("faults")
+    settings = Settings(broker=broker, database_url=database_url, data_dir=workdir / "data", app_id="riskwatch-faults",
+                        partitions=PARTITIONS)
+    create_topics(broker, settings.partitions, 1, settings)
+    scenario = load_scenario(SCENARIO)
+    files = workdir / "raw"
+    write_files(scenario, files)
+    items = encode(simulate(scenario))
+    split = int(len(items) * FIRST_PART)
+    first, rest = [*_nasty_items(), *items[:split]], items[split:]
+    log = workdir / "worker.log"
+    workers = [WorkerProcess(settings, log), WorkerProcess(settings, log)]
+    try:
+        workers[0].start()
+        asyncio.run(produce(broker, first))
+        await_condition(lambda: end_offsets(broker, settings, [T.EVENTS.name])[T.EVENTS.name] >= len(items) * KILL_AT,
+                        120, f"{KILL_AT:.0%} of the input on the events topic")
+        workers[0].kill()
+        events_at_kill = end_offsets(broker, settings, [T.EVENTS.name])[T.EVENTS.name]
+        lag_at_kill = group_lag(broker, settings)
+        events_committed_at_kill = sum(group_committed(broker, settings, [T.EVENTS.name]).values())
+        snapshot_at_kill = (settings.data_dir / "state" / "detect" / "_gate.pkl").exists()
+        asyncio.run(produce(broker, rest))
+        asyncio.run(_send_internal_garbage(broker))
+        workers[1].start()
+        await_condition(lambda: not workers[1].alive or group_lag(broker, settings) == 0, 180, "the restarted worker to drain")
+        assert workers[1].alive, f"the restarted worker exited:\n{workers[1].log_tail()}"
+        outputs = asyncio.run(read_to_end(broker, OUTPUTS))
+        yield FaultRun([*first, *rest], files, outputs, events_at_kill, lag_at_kill, events_committed_at_kill,
+                       snapshot_at_kill, database_url, workers)
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+async def _send_internal_garbage(bootstrap: str) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for topic, (value, _) in INTERNAL_GARBAGE.items():
+            await producer.send_and_wait(topic, value, key=b"garbage")
+    finally:
+        await producer.stop()
+
+
+def _offline(raw: list[Outgoing]) -> tuple[set[str], Counter[tuple[str, bytes]]]:
+    """Event ids the raw sends must become, and the (topic, bytes) that must be dead-lettered."""
+    config = load_city_config()
+    normalize = NormalizeStage(config, RegionIndex(config.regions))
+    event_ids: set[str] = set()
+    dead: Counter[tuple[str, bytes]] = Counter()
+    for item in raw:
+        result = normalize(item.source, item.value)
+        if isinstance(result, DeadLetter):
+            dead[(item.topic, item.value)] += 1
+        else:
+            event_ids.add(result.event_id)
+    return event_ids, dead
+
+
+def _events(run: FaultRun) -> list[Event]:
+    garbage = {value for value, _ in INTERNAL_GARBAGE.values()}
+    return [Event.model_validate_json(v) for v in run.outputs[T.EVENTS.name] if v not in garbage]
+
+
+def _letters(run: FaultRun) -> list[DeadLetter]:
+    return [DeadLetter.model_validate_json(v) for v in run.outputs[T.DEADLETTER.name]]
+
+
+def _warnings(run: FaultRun) -> list[Warning]:
+    garbage = {value for value, _ in INTERNAL_GARBAGE.values()}
+    return [Warning.model_validate_json(v) for v in run.outputs[T.WARNINGS.name] if v not in garbage]
+
+
+def _stored(run: FaultRun) -> tuple[dict[str, Warning], dict[str, list[Warning]]]:
+    """Current warnings and every recorded version, from the store."""
+    store = WarningStore(run.database_url)
+    try:
+        current = {w.warning_id: w for w in store.list(limit=100_000)}
+        return current, {wid: store.versions(wid) for wid in current}
+    finally:
+        store.close()
+
+
+def _content(warning: Warning) -> tuple:
+    """What a version says, without the times it was written at."""
+    return (warning.msg_type, warning.level, warning.region_code, warning.category, warning.sources,
+            round(warning.score, 6), tuple(s.signal_id for s in warning.signals))
+
+
+def test_the_worker_was_killed_mid_stream(killed_run: FaultRun) -> None:
+    expected_ids, _ = _offline(killed_run.raw)
+    assert 0 < killed_run.events_at_kill < len(expected_ids)
+    assert killed_run.lag_at_kill > 0  # measured before the rest was sent: the first part was not all done
+    assert killed_run.workers[0].process is not None and killed_run.workers[0].process.returncode == -9
+
+
+def test_no_raw_record_is_lost(killed_run: FaultRun) -> None:
+    expected_ids, expected_dead = _offline(killed_run.raw)
+    on_topic = Counter(e.event_id for e in _events(killed_run))
+    missing = expected_ids - set(on_topic)
+    assert not missing, f"{len(missing)} events lost, e.g. {sorted(missing)[:5]}"
+    letters = Counter((d.source_topic, d.original) for d in _letters(killed_run) if d.source_topic in RAW_NAMES)
+    short = {key: n for key, n in expected_dead.items() if letters[key] < n}
+    assert not short, f"{len(short)} malformed records not dead-lettered, e.g. {list(short)[:3]}"
+
+
+def test_malformed_input_of_any_kind_is_dead_lettered_with_a_reason(killed_run: FaultRun) -> None:
+    letters = _letters(killed_run)
+    corpus = {(item.topic, item.value) for item in killed_run.raw if item.defect == "corpus"}
+    by_original = {(d.source_topic, d.original): d for d in letters}
+    for key in corpus:
+        letter = by_original.get(key)
+        assert letter is not None, f"no dead letter for {key[0]} {key[1][:60]!r}"
+        assert letter.reason and letter.detail and letter.partition is not None and letter.offset is not None
+    for topic, (value, reason) in INTERNAL_GARBAGE.items():
+        letter = by_original.get((topic, value))
+        assert letter is not None and letter.reason == reason, f"garbage on {topic}: {letter}"
+    assert killed_run.workers[1].alive
+    assert "crashed" not in killed_run.workers[1].log_path.read_text(errors="replace").lower()
+
+
+@pytest.mark.xfail(
+    reason="known bug: the worker commits events every second but snapshots the state that consumed them every 30 s",
+    strict=False,
+)
+def test_the_restored_state_covers_every_committed_event(killed_run: FaultRun) -> None:
+    """A restarted worker resumes at the committed offsets with the last snapshot: with no
+    snapshot there must be no committed event, or the new worker's detectors skip those events."""
+    assert killed_run.snapshot_at_kill or killed_run.events_committed_at_kill == 0, (
+        f"{killed_run.events_committed_at_kill} events committed by the killed worker, no state snapshot to cover them"
+    )
+
+
+@pytest.mark.xfail(
+    reason="known bug: offsets are committed every second but detector/grader state is snapshotted every 30 s, "
+    "so after a SIGKILL the new worker resumes past events its restored (or fresh) state never saw; "
+    "the gas leak's level-I warning then gets another id than the replay's. Without the kill this passes.",
+    strict=False,
+)
+def test_store_holds_the_replays_warnings_no_more_no_fewer(killed_run: FaultRun) -> None:
+    result = replay(load_city_config(), [str(killed_run.files / name) for name in FILE_NAMES.values()])
+    offline = {wid: (w.level, w.region_code, w.category) for wid, w in result.final_warnings().items()}
+    current, _ = _stored(killed_run)
+    online = {wid: (w.level, w.region_code, w.category) for wid, w in current.items()}
+    assert online == offline
+
+
+def test_every_warning_version_has_one_content(killed_run: FaultRun) -> None:
+    contents: dict[tuple[str, int], set[tuple]] = {}
+    for warning in _warnings(killed_run):
+        contents.setdefault((warning.warning_id, warning.version), set()).add(_content(warning))
+    conflicting = {key: sorted(map(str, found)) for key, found in contents.items() if len(found) > 1}
+    assert not conflicting, f"versions published with different content: {conflicting}"
+    current, versions = _stored(killed_run)
+    for wid, stored in versions.items():
+        assert [w.version for w in stored] == list(range(1, current[wid].version + 1))
+        for warning in stored:
+            assert {_content(warning)} == contents[(wid, warning.version)]
