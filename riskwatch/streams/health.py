@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+
+from riskwatch.detectors.base import warming_detectors
 
 
 class _Consumer(Protocol):
@@ -48,14 +50,8 @@ async def consumer_lag(consumer: _Consumer, topics: Collection[str]) -> dict[str
     return lag
 
 
-def warming_up(detectors: Iterable[Any]) -> list[str]:
-    """Names of detectors that say they cannot yet raise their signals."""
-    names = []
-    for detector in detectors:
-        probe = getattr(detector, "warming_up", None)
-        if callable(probe) and probe():
-            names.append(str(getattr(detector, "name", type(detector).__name__)))
-    return sorted(names)
+#: Names of the detectors still warming up (the detectors' own answer; see detectors/base.py).
+warming_up = warming_detectors
 
 
 @dataclass
