@@ -11,8 +11,10 @@ one `riskwatch schema export` writes. No agent ever stops on bad input: anything
 goes to the dead-letter topic with the reason and the original bytes.
 
 Detector, event-time gate and grader state is snapshotted to `data_dir/state` by the agents
-(every `SNAPSHOT_EVERY_S`) and at clean shutdown, and restored when the app is built
-(`streams/state.py`); `detectors.yaml` is re-read when it changes (`streams/reload.py`).
+(every `SNAPSHOT_EVERY_S`) and at clean shutdown, with the offsets of the events and signals it
+covers, and restored when the app is built (`streams/state.py`); the worker then sets the
+group's committed offsets back to those (`streams/rewind.py`). `detectors.yaml` is re-read
+when it changes (`streams/reload.py`).
 """
 
 from __future__ import annotations
@@ -39,12 +41,14 @@ from riskwatch.streams.normalize import partition_key
 from riskwatch.streams.pipeline import DetectStage, NormalizeStage
 from riskwatch.streams.health import WorkerCounters, component_name, consumer_lag, health_payload, warming_up
 from riskwatch.streams.reload import ConfigReloader
-from riskwatch.streams.state import Snapshotter, StateStore
+from riskwatch.streams.state import ConsumedOffsets, Snapshotter, StateStore
 
 log = logging.getLogger(__name__)
 
 #: Seconds between state snapshots taken by the detect and grade agents (and one at clean shutdown).
 SNAPSHOT_EVERY_S = 30.0
+#: A consumer that stops heartbeating (a killed worker) leaves its group after this many seconds.
+BROKER_SESSION_TIMEOUT_S = 10.0
 #: Seconds between checks of detectors.yaml for changes (hot reload).
 RELOAD_POLL_S = 5.0
 #: Seconds between refreshes of the active silences the grader honours.
@@ -78,7 +82,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "broker_commit_interval": 1.0,
         # Brokers wait up to half the session timeout for members to join a group; Faust's
         # default of 60 s would hold a fresh worker idle for 30 s.
-        "broker_session_timeout": 10.0,
+        "broker_session_timeout": BROKER_SESSION_TIMEOUT_S,
         "broker_heartbeat_interval": 3.0,
     }
 
@@ -108,6 +112,9 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
     restored = state.restore_stage(detect)
     state.restore_grader(grader, restored)
     log.warning("%s", restored.describe())
+    # What the state has seen of each topic it consumes: saved with every snapshot.
+    events_seen = ConsumedOffsets(T.EVENTS.name, restored.offsets.get(T.EVENTS.name))
+    signals_seen = ConsumedOffsets(T.SIGNALS.name, restored.offsets.get(T.SIGNALS.name))
     reloader = ConfigReloader(config.directory / "detectors.yaml", detect, config.taxonomy)
 
     raw_in = _raw_topic(app, T.RAW_HOTLINE.name, T.RAW_POLICE.name, T.RAW_SENSOR.name)
@@ -163,9 +170,10 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
             counters.signals += len(signals)
             for signal in signals:
                 await signals_topic.send(key=partition_key(event).encode(), value=signal.model_dump_json().encode())
+            events_seen.processed(message.partition, message.offset)
             if snapshots.due("detect"):
                 await app.producer.flush()  # the snapshot then covers only events whose signals are written
-                state.save_stage(detect)
+                state.save_stage(detect, events_seen.snapshot())
                 snapshots.saved("detect")
 
     @app.agent(signals_topic, name="riskwatch.grade")
@@ -176,14 +184,16 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
                 signal = Signal.model_validate_json(raw)
                 messages = grader.process(signal)
             except Exception as exc:  # noqa: BLE001
+                messages = []
                 await dead_letter(internal_error("grade", raw, message, exc))
-                continue
-            if not latest_signal_at or signal.at > latest_signal_at[0]:
-                latest_signal_at[:] = [signal.at]
+            else:
+                if not latest_signal_at or signal.at > latest_signal_at[0]:
+                    latest_signal_at[:] = [signal.at]
             await publish_warnings(messages)
+            signals_seen.processed(message.partition, message.offset)
             if snapshots.due("grader"):
                 await app.producer.flush()
-                state.save_grader(grader)
+                state.save_grader(grader, signals_seen.snapshot())
                 snapshots.saved("grader")
 
     async def publish_warnings(messages: list[Warning]) -> None:
@@ -249,9 +259,11 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
 
     def save_state() -> None:
         """Snapshot everything; the worker calls it at clean shutdown, after the agents stopped."""
-        state.save_stage(detect)
-        state.save_grader(grader)
+        state.save_stage(detect, events_seen.snapshot())
+        state.save_grader(grader, signals_seen.snapshot())
 
     app.riskwatch_store = store  # type: ignore[attr-defined]
     app.riskwatch_save_state = save_state  # type: ignore[attr-defined]
+    # Where the restored state ends: the worker rewinds the group's offsets to it before consuming.
+    app.riskwatch_snapshot_offsets = restored.offsets  # type: ignore[attr-defined]
     return app

@@ -15,15 +15,23 @@ A detector's state is restored only into a detector built from the same spec (sa
 unreadable file starts that detector fresh and says why. Restoring is per detector, so a
 changed `detectors.yaml` keeps the warm state of every detector it did not touch.
 
-Consistency: the Faust agents save between records, after flushing the producer, so a snapshot
-covers exactly the events whose signals (or warnings) have been written. On restart the
-consumer resumes at its last committed offset, which is at or before the snapshot: the records
-in between are re-read and dropped as duplicates by the restored event-time gate (their ids are
-remembered for `dedup_horizon`); records after the snapshot are processed afresh from the
-snapshot's state. The window between a snapshot and the next is therefore neither lost nor
-double-counted — except after a hard crash, where records processed after the last snapshot are
-re-processed from the older state (the same result as an uninterrupted run, since detectors
-are deterministic in event order).
+Consistency with the consumer offsets: every snapshot also records, in its files' metadata,
+the next offset to process on each partition of the topic its agent consumes (the detect
+stage's files: `riskwatch.events`; the grader's: `riskwatch.signals`). The agents save between
+records, after flushing the producer, so a snapshot covers exactly the events (signals) before
+those offsets, and their outputs are on Kafka. Faust commits offsets every second, far more
+often than the agents snapshot, so after a hard kill the group's committed offsets are usually
+*ahead* of the snapshot. Before the next worker consumes, `streams/rewind.py` moves them back to
+the snapshot's offsets (to the earliest retained record where a partition has no snapshot
+offset), so every event after the snapshot is read again by the restored state; the tail that
+the killed worker had already processed is re-published with the same ids, which the store and
+the grader absorb. This holds for a single worker restart (with several workers, only when the
+whole group restarts): Kafka does not let offsets change under a group with live members.
+
+The stage's files are one snapshot only if they agree: a detector file whose offsets differ
+from the gate's (a crash between two files of one save) starts that detector fresh; without a
+usable gate file no detector is restored, since the stage then re-reads the events from the
+earliest retained record.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import os
 import pickle
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -48,11 +57,15 @@ from riskwatch.streams.pipeline import DetectStage
 log = logging.getLogger(__name__)
 
 #: Bump when the layout of a snapshot file changes; older files are then ignored.
-SNAPSHOT_FORMAT = 1
+#: 2: the metadata records the consumed offsets the snapshot covers.
+SNAPSHOT_FORMAT = 2
 GATE_FILE = "_gate.pkl"
 GRADER_FILE = "grader.pkl"
 #: The gate's memory (per-stream watermarks, recent ids); its settings and counters stay the worker's own.
 GATE_STATE = ("_watermarks", "_seen")
+
+#: Next offset to process, by topic and partition: what a snapshot covers of the topics it reads.
+TopicOffsets = dict[str, dict[int, int]]
 
 
 def riskwatch_version() -> str:
@@ -74,6 +87,8 @@ class SnapshotMeta(BaseModel):
     digest: str = ""
     riskwatch_version: str
     saved_at: datetime
+    #: Per consumed topic and partition, the next offset the snapshot's state has not seen.
+    offsets: TopicOffsets = {}
 
 
 @dataclass
@@ -82,11 +97,38 @@ class RestoreReport:
 
     restored: list[str] = field(default_factory=list)
     fresh: dict[str, str] = field(default_factory=dict)
+    #: Where the restored state ends on each consumed topic; a partition left out has none of
+    #: its records in the state (the worker rewinds it to the earliest retained record).
+    offsets: TopicOffsets = field(default_factory=dict)
 
     def describe(self) -> str:
         warm = ", ".join(self.restored) or "nothing"
         cold = "; ".join(f"{name}: {why}" for name, why in self.fresh.items()) or "none"
-        return f"state restored: {warm}; starting fresh: {cold}"
+        ends = "; ".join(
+            f"{topic} " + ", ".join(f"[{p}]@{o}" for p, o in sorted(parts.items()))
+            for topic, parts in sorted(self.offsets.items())
+        ) or "none"
+        return f"state restored: {warm}; starting fresh: {cold}; snapshot offsets: {ends}"
+
+
+class ConsumedOffsets:
+    """The next offset to process on each partition an agent has read: what its snapshot covers.
+
+    Seeded with the restored snapshot's offsets, so a partition that brings no record after a
+    restart keeps the offset the state already covers.
+    """
+
+    def __init__(self, topic: str, start: Mapping[int, int] | None = None) -> None:
+        self.topic = topic
+        self._next: dict[int, int] = dict(start or {})
+
+    def processed(self, partition: int, offset: int) -> None:
+        """Record that the message at `offset` of `partition` is in the state now."""
+        self._next[partition] = offset + 1
+
+    def snapshot(self) -> TopicOffsets:
+        """A copy for a snapshot's metadata: `{topic: {partition: next offset}}`."""
+        return {self.topic: dict(sorted(self._next.items()))}
 
 
 def write_atomically(path: Path, payload: bytes) -> None:
@@ -114,49 +156,66 @@ class StateStore:
 
     # ------------------------------------------------------------------ saving
 
-    def save_stage(self, stage: DetectStage) -> None:
-        """Every detector of the stage and its gate; files of detectors no longer configured go."""
+    def save_stage(self, stage: DetectStage, offsets: TopicOffsets | None = None) -> None:
+        """Every detector of the stage and its gate, all marked with the `offsets` they cover;
+        files of detectors no longer configured go."""
+        covered = offsets or {}
         names: set[str] = set()
         for detector in stage.detectors:
             if not isinstance(detector, Watched):
                 continue
             names.add(detector.name)
-            meta = self._meta("detector", detector.name, detector.inner, detector.digest)
+            meta = self._meta("detector", detector.name, detector.inner, detector.digest, covered)
             self._write(self.detect_dir / f"{detector.name}.pkl", meta, detector.get_state())
         gate = {name: getattr(stage.gate, name) for name in GATE_STATE}
-        self._write(self.detect_dir / GATE_FILE, self._meta("gate", "gate", stage.gate), gate)
+        self._write(self.detect_dir / GATE_FILE, self._meta("gate", "gate", stage.gate, "", covered), gate)
         for stale in self.detect_dir.glob("*.pkl"):
             if stale.name != GATE_FILE and stale.stem not in names:
                 stale.unlink(missing_ok=True)
 
-    def save_grader(self, grader: object) -> bool:
-        """The grader's state, if it can give one (`get_state`); False if it cannot."""
+    def save_grader(self, grader: object, offsets: TopicOffsets | None = None) -> bool:
+        """The grader's state marked with the `offsets` it covers, if it can give one
+        (`get_state`); False if it cannot."""
         get_state = getattr(grader, "get_state", None)
         if get_state is None:
             return False
-        self._write(self.directory / GRADER_FILE, self._meta("grader", "grader", grader), get_state())
+        meta = self._meta("grader", "grader", grader, "", offsets or {})
+        self._write(self.directory / GRADER_FILE, meta, get_state())
         return True
 
     # ------------------------------------------------------------------ restoring
 
     def restore_stage(self, stage: DetectStage) -> RestoreReport:
-        """Put saved state into the stage's detectors and gate where it fits; report the rest."""
+        """Put saved state into the stage's detectors and gate where it fits; report the rest.
+
+        The gate's offsets are the stage's: a detector saved at other offsets starts fresh, and
+        without a usable gate nothing is restored (the stage re-reads from the earliest record).
+        """
         report = RestoreReport()
+        detectors = [d for d in stage.detectors if isinstance(d, Watched)]
         gate = self._read(self.detect_dir / GATE_FILE, "gate", "gate", stage.gate, "", report)
-        if gate is not None:
-            for name in GATE_STATE:
-                setattr(stage.gate, name, gate[name])
-            report.restored.append("gate")
-        for detector in stage.detectors:
-            if not isinstance(detector, Watched):
-                continue
+        if gate is None:
+            for detector in detectors:
+                saved = (self.detect_dir / f"{detector.name}.pkl").exists()
+                report.fresh[detector.name] = "not restored without a usable gate snapshot" if saved else "no snapshot"
+            return report
+        gate_meta, gate_state = gate
+        for name in GATE_STATE:
+            setattr(stage.gate, name, gate_state[name])
+        report.restored.append("gate")
+        report.offsets.update(gate_meta.offsets)
+        for detector in detectors:
             saved = self._read(
                 self.detect_dir / f"{detector.name}.pkl", "detector", detector.name, detector.inner, detector.digest, report
             )
             if saved is None:
                 continue
+            meta, state = saved
+            if meta.offsets != gate_meta.offsets:
+                report.fresh[detector.name] = "snapshot taken at other offsets than the gate's (an interrupted save)"
+                continue
             try:
-                detector.set_state(saved)
+                detector.set_state(state)
             except Exception as exc:  # noqa: BLE001 - a state that does not fit must not stop the worker
                 report.fresh[detector.name] = f"saved state does not fit ({type(exc).__name__}: {exc})"
                 continue
@@ -173,18 +232,23 @@ class StateStore:
         saved = self._read(self.directory / GRADER_FILE, "grader", "grader", grader, "", report)
         if saved is None:
             return False
+        meta, state = saved
         try:
-            set_state(saved)
+            set_state(state)
         except Exception as exc:  # noqa: BLE001
             report.fresh["grader"] = f"saved state does not fit ({type(exc).__name__}: {exc})"
             return False
         report.restored.append("grader")
+        report.offsets.update(meta.offsets)
         return True
 
     # ------------------------------------------------------------------ files
 
     @staticmethod
-    def _meta(kind: Literal["detector", "gate", "grader"], name: str, owner: object, digest: str = "") -> SnapshotMeta:
+    def _meta(
+        kind: Literal["detector", "gate", "grader"], name: str, owner: object, digest: str = "",
+        offsets: TopicOffsets | None = None,
+    ) -> SnapshotMeta:
         return SnapshotMeta(
             kind=kind,
             name=name,
@@ -192,6 +256,7 @@ class StateStore:
             digest=digest,
             riskwatch_version=riskwatch_version(),
             saved_at=datetime.now(UTC),
+            offsets=offsets or {},
         )
 
     @staticmethod
@@ -201,9 +266,9 @@ class StateStore:
 
     def _read(
         self, path: Path, kind: str, name: str, owner: object, digest: str, report: RestoreReport
-    ) -> Any | None:
-        """The state in `path` if it was saved for this kind, name, class and spec; else None
-        with the reason in `report.fresh`."""
+    ) -> tuple[SnapshotMeta, Any] | None:
+        """The metadata and state in `path` if it was saved for this kind, name, class and
+        spec; else None with the reason in `report.fresh`."""
         if not path.exists():
             report.fresh[name] = "no snapshot"
             return None
@@ -220,7 +285,7 @@ class StateStore:
             if have != want:
                 report.fresh[name] = f"snapshot {field_name} is {have!r}, this worker has {want!r}"
                 return None
-        return loaded["state"]
+        return meta, loaded["state"]
 
 
 class Snapshotter:

@@ -15,7 +15,7 @@ from riskwatch.simulator.generate import simulate
 from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import encode
 from riskwatch.streams.pipeline import DetectStage, NormalizeStage
-from riskwatch.streams.state import GATE_FILE, StateStore, write_atomically
+from riskwatch.streams.state import GATE_FILE, SNAPSHOT_FORMAT, ConsumedOffsets, StateStore, write_atomically
 
 CONFIG = load_city_config()
 
@@ -101,7 +101,7 @@ def test_unreadable_or_foreign_snapshots_start_fresh_with_the_reason(tmp_path: P
     write_atomically(store.detect_dir / "rules.pkl", pickle.dumps(doc))
     report = store.restore_stage(DetectStage(CONFIG))
     assert report.fresh["burst"].startswith("unreadable snapshot burst.pkl")
-    assert report.fresh["rules"] == "snapshot format is 999, this worker has 1"
+    assert report.fresh["rules"] == f"snapshot format is 999, this worker has {SNAPSHOT_FORMAT}"
     assert "gate" in report.restored
     assert "burst: unreadable" in report.describe()
 
@@ -136,3 +136,66 @@ def test_grader_state_round_trips_when_the_grader_supports_it(tmp_path: Path) ->
     assert store.restore_grader(restored)
     assert restored.open == {"w1": 2}
     assert not store.save_grader(object())  # a Grader without get_state is skipped, not an error
+
+
+def test_consumed_offsets_are_the_next_to_process_and_keep_the_restored_ones() -> None:
+    seen = ConsumedOffsets("riskwatch.events", {0: 100, 1: 7})
+    seen.processed(0, 100)
+    seen.processed(0, 101)
+    seen.processed(2, 0)
+    assert seen.snapshot() == {"riskwatch.events": {0: 102, 1: 7, 2: 1}}
+    snapshot = seen.snapshot()
+    snapshot["riskwatch.events"][0] = -1
+    assert seen.snapshot()["riskwatch.events"][0] == 102  # a copy, not the live bookkeeping
+
+
+def test_snapshots_carry_the_offsets_they_cover_back_into_the_report(events: list[Event], tmp_path: Path) -> None:
+    stage = DetectStage(CONFIG)
+    run(stage, events[:500])
+    store = StateStore(tmp_path)
+    store.save_stage(stage, {"riskwatch.events": {0: 300, 1: 200}})
+    grader = _Grader()
+    store.save_grader(grader, {"riskwatch.signals": {0: 40}})
+
+    report = StateStore(tmp_path).restore_stage(DetectStage(CONFIG))
+    StateStore(tmp_path).restore_grader(_Grader(), report)
+    assert report.fresh == {}
+    assert report.offsets == {"riskwatch.events": {0: 300, 1: 200}, "riskwatch.signals": {0: 40}}
+    assert "riskwatch.events [0]@300, [1]@200" in report.describe()
+
+
+def test_a_detector_saved_at_other_offsets_than_the_gate_starts_fresh(events: list[Event], tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    first = DetectStage(CONFIG)
+    run(first, events[:500])
+    store.save_stage(first, {"riskwatch.events": {0: 500}})
+    run(first, events[500:600])
+    burst = next(d for d in first.detectors if d.name == "burst")
+    first.detectors = [burst]  # an interrupted save: only burst's file was rewritten
+    store.save_stage(first, {"riskwatch.events": {0: 600}})
+    report = store.restore_stage(DetectStage(CONFIG))
+    assert report.offsets == {"riskwatch.events": {0: 600}}
+    assert "burst" in report.restored
+    # save_stage removed the other detectors' files, so they have no snapshot at all.
+    assert report.fresh["rules"] == "no snapshot"
+
+    doc = pickle.loads((store.detect_dir / GATE_FILE).read_bytes())
+    doc["meta"]["offsets"] = {"riskwatch.events": {0: 500}}
+    write_atomically(store.detect_dir / GATE_FILE, pickle.dumps(doc))
+    report = store.restore_stage(DetectStage(CONFIG))
+    assert report.offsets == {"riskwatch.events": {0: 500}}
+    assert report.fresh["burst"] == "snapshot taken at other offsets than the gate's (an interrupted save)"
+
+
+def test_without_a_usable_gate_no_detector_is_restored(events: list[Event], tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    first = DetectStage(CONFIG)
+    run(first, events[:500])
+    store.save_stage(first, {"riskwatch.events": {0: 500}})
+    (store.detect_dir / GATE_FILE).unlink()
+    resumed = DetectStage(CONFIG)
+    report = store.restore_stage(resumed)
+    assert report.restored == []
+    assert report.offsets == {}  # the worker then rewinds the events to the earliest record
+    assert report.fresh["gate"] == "no snapshot"
+    assert all(report.fresh[d.name] == "not restored without a usable gate snapshot" for d in resumed.detectors)
