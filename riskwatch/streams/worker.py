@@ -1,8 +1,10 @@
-"""Run the Faust worker: make sure the topics exist, then consume until stopped."""
+"""Run the Faust worker: make sure the topics exist, restore state, rewind the group's offsets
+to it, then consume until stopped."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,13 @@ import faust
 from riskwatch.config.loader import load_city_config
 from riskwatch.settings import Settings
 from riskwatch.streams.admin import create_topics
-from riskwatch.streams.app import create_app
+from riskwatch.streams.app import BROKER_SESSION_TIMEOUT_S, create_app
+from riskwatch.streams.rewind import rewind_to_snapshot
+from riskwatch.streams.state import TopicOffsets
+
+log = logging.getLogger(__name__)
+#: Longer than a session, so a killed worker's membership has expired when the wait ends.
+EMPTY_GROUP_WAIT_S = BROKER_SESSION_TIMEOUT_S + 5.0
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
@@ -60,11 +68,22 @@ class ReadyWorker(faust.Worker):
         await super().on_shutdown()
 
 
+def rewind_group(settings: Settings, snapshot: TopicOffsets) -> None:
+    """Set the group's committed offsets back to where the restored state ends (see
+    `streams/rewind.py`); a broker that refuses is logged, never fatal."""
+    try:
+        rewind_to_snapshot(settings.bootstrap_servers, settings, snapshot, EMPTY_GROUP_WAIT_S)
+    except Exception as exc:  # noqa: BLE001 - the worker must start even where the broker cannot rewind
+        log.warning("could not rewind group %s to the restored state (%s: %s); the state may miss events "
+                    "committed after its snapshot", settings.app_id, type(exc).__name__, exc)
+
+
 def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     """Blocks until SIGINT/SIGTERM; Faust commits what it processed before it exits."""
     config = load_city_config(settings.config_dir)
     create_topics(settings.bootstrap_servers, settings.partitions, settings.replication_factor, settings)
     app = create_app(settings, config)
+    rewind_group(settings, app.riskwatch_snapshot_offsets)  # type: ignore[attr-defined]
     ready = ready_file(settings)
     with contextlib.suppress(FileNotFoundError):
         ready.unlink()
