@@ -10,6 +10,10 @@ controller) with all state in a temporary directory that is removed on stop::
 
     with KafkaBroker() as broker:
         broker.bootstrap  # "127.0.0.1:PORT"
+        broker.restart(kill=True)  # a crash: same data, same port, back when it answers
+
+``halt()`` and ``resume()`` are the two halves of ``restart()``, for tests that
+need to act while the broker is down.
 """
 
 from __future__ import annotations
@@ -67,6 +71,10 @@ class KafkaUnavailable(RuntimeError):
 
 class KafkaStartError(RuntimeError):
     """The broker was launched but did not come up; the message has its log tail."""
+
+
+class KafkaStateError(RuntimeError):
+    """A lifecycle call that does not fit the broker's state (e.g. resume before start)."""
 
 
 def kafka_version() -> str:
@@ -228,7 +236,12 @@ def _answers(bootstrap: str) -> bool:
 
 
 class KafkaBroker:
-    """A single-node KRaft Kafka broker in a temp dir, on free 127.0.0.1 ports."""
+    """A single-node KRaft Kafka broker in a temp dir, on free 127.0.0.1 ports.
+
+    Lifecycle: ``start()`` formats storage and launches; ``halt()`` stops the JVM but keeps
+    its data and ports; ``resume()`` launches it again from the same config; ``restart()``
+    is both; ``stop()`` stops it and deletes everything.
+    """
 
     def __init__(
         self,
@@ -242,20 +255,28 @@ class KafkaBroker:
         self.tmpdir: Path | None = None
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._base: list[str] | None = None  # java, JVM options and classpath, fixed at start
 
     @property
     def bootstrap(self) -> str:
-        """``127.0.0.1:PORT`` of the running broker."""
+        """``127.0.0.1:PORT`` of the broker (kept while it is halted)."""
         if self.port is None:
             raise RuntimeError("KafkaBroker is not started")
         return f"127.0.0.1:{self.port}"
 
     @property
     def log_path(self) -> Path:
-        """The broker's combined stdout/stderr/log4j output."""
+        """The broker's combined stdout/stderr/log4j output, across restarts."""
         if self.tmpdir is None:
             raise RuntimeError("KafkaBroker is not started")
         return self.tmpdir / "broker.log"
+
+    @property
+    def config_path(self) -> Path:
+        """The ``server.properties`` every launch of this broker uses."""
+        if self.tmpdir is None:
+            raise RuntimeError("KafkaBroker is not started")
+        return self.tmpdir / "server.properties"
 
     def is_running(self) -> bool:
         """True while the broker JVM process is alive."""
@@ -265,27 +286,65 @@ class KafkaBroker:
         """Fetch jars if needed, format storage, launch and wait; return bootstrap."""
         if self._proc is not None:
             return self.bootstrap
+        if self.tmpdir is not None:
+            raise KafkaStateError("KafkaBroker is halted: call resume() to launch it on its data, or stop() first")
         java = require_java()
         libs = fetch_kafka_jars(self.version)
         self.tmpdir = Path(tempfile.mkdtemp(prefix="riskwatch-kafka-"))
         try:
             config = self._write_config()
-            base = [java, *self.jvm_opts, f"-Dlog4j2.configurationFile={config.parent / 'log4j2.properties'}",
-                    "-cp", str(libs / "*")]
-            self._format_storage(base, config)
-            self._launch(base, config)
+            self._base = [java, *self.jvm_opts,
+                          f"-Dlog4j2.configurationFile={config.parent / 'log4j2.properties'}",
+                          "-cp", str(libs / "*")]
+            self._format_storage(self._base, config)
+            self._launch()
             self._wait_until_ready()
         except BaseException:
             self.stop()
             raise
         return self.bootstrap
 
+    def halt(self, *, kill: bool = False, timeout: float = 20.0) -> None:
+        """Stop the JVM but keep its data directory and ports, so ``resume()`` brings the same
+        cluster back.
+
+        ``kill=True`` sends SIGKILL, as a crash or power loss of the broker would end it (no
+        controlled shutdown, no clean-shutdown marker, log recovery on the next launch);
+        otherwise SIGTERM, with SIGKILL after ``timeout`` s.
+        """
+        if self.tmpdir is None:
+            raise KafkaStateError("KafkaBroker is not started: nothing to halt")
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _end(proc, signal.SIGKILL if kill else signal.SIGTERM, timeout)
+
+    def resume(self) -> str:
+        """Launch the halted broker again from its ``server.properties`` and data (no new
+        format, same cluster id and ports) and wait until it answers; return bootstrap."""
+        if self.tmpdir is None or self._base is None:
+            raise KafkaStateError("KafkaBroker is not started: call start() before resume()")
+        if self.is_running():
+            raise KafkaStateError(f"KafkaBroker on {self.bootstrap} is running: halt() it before resume()")
+        try:
+            self._launch()
+            self._wait_until_ready()
+        except BaseException:
+            self.halt(kill=True)
+            raise
+        return self.bootstrap
+
+    def restart(self, *, kill: bool = False, timeout: float = 20.0) -> str:
+        """``halt(kill=kill)`` then ``resume()``: the same broker, with its topics, records and
+        committed offsets, back on the same bootstrap port."""
+        self.halt(kill=kill, timeout=timeout)
+        return self.resume()
+
     def _write_config(self) -> Path:
         assert self.tmpdir is not None
         self.port, controller_port = free_port(), free_port()
         while controller_port == self.port:
             controller_port = free_port()
-        config = self.tmpdir / "server.properties"
+        config = self.config_path
         config.write_text(server_properties(self.tmpdir / "data", self.port, controller_port))
         (self.tmpdir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
         return config
@@ -296,10 +355,15 @@ class KafkaBroker:
         if proc.returncode != 0:
             raise KafkaStartError(f"kafka StorageTool format failed:\n{proc.stdout}{proc.stderr}")
 
-    def _launch(self, base: list[str], config: Path) -> None:
-        with open(self.log_path, "wb") as log:
+    def _command(self) -> list[str]:
+        """The broker's command line: the same for every launch of this broker."""
+        assert self._base is not None
+        return [*self._base, MAIN_CLASS, str(self.config_path)]
+
+    def _launch(self) -> None:
+        with open(self.log_path, "ab") as log:  # appended: a restart keeps the previous run's log
             self._proc = subprocess.Popen(
-                [*base, MAIN_CLASS, str(config)],
+                self._command(),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.tmpdir, start_new_session=True, preexec_fn=_die_with_parent,
             )
@@ -321,17 +385,13 @@ class KafkaBroker:
     def stop(self, timeout: float = 20.0) -> None:
         """Terminate the broker (SIGKILL after ``timeout`` s) and delete its files."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            _end(proc, signal.SIGTERM, timeout)
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
         self.tmpdir = None
         self.port = None
+        self._base = None
 
     def __enter__(self) -> KafkaBroker:
         self.start()
@@ -344,3 +404,15 @@ class KafkaBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _end(proc: subprocess.Popen[bytes], sig: signal.Signals, timeout: float) -> None:
+    """Send `sig` to a running broker process and reap it (SIGKILL if it outlives `timeout` s)."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
