@@ -2,7 +2,7 @@
 
 Fused score = the strongest own-group signal's score (at most `single_source_cap`) +
 `corroboration_bonus` for every further independent source, counting sources seen only
-through related-group signals, + the population bonus of the street, capped at 1. The level
+through related-group or coarser-level (district) signals, + the population bonus of the street, capped at 1. The level
 is the highest score band reached, raised to the floor of any hard rule that fired.
 """
 
@@ -39,9 +39,12 @@ def fused_score(incident: Incident, grading: GradingConfig, population: int) -> 
     if extra:
         bonus = extra * grading.corroboration_bonus
         score += bonus
-        via_related = set(incident.related_by_source) - set(incident.best_by_source)
-        related_note = f"；其中{sources_zh(via_related)}来自关联信号" if via_related else ""
-        reasons.append(f"{len(sources)} 个独立来源相互印证（{sources_zh(sources)}{related_note}）：+{bonus:.2f}")
+        own = set(incident.best_by_source)
+        via_related = set(incident.related_by_source) - own
+        via_coarser = set(incident.coarser_by_source) - own - via_related
+        notes = [f"{sources_zh(via)}来自{what}" for via, what in ((via_related, "关联信号"), (via_coarser, "区级信号")) if via]
+        detail = f"；其中{'，'.join(notes)}" if notes else ""
+        reasons.append(f"{len(sources)} 个独立来源相互印证（{sources_zh(sources)}{detail}）：+{bonus:.2f}")
     for threshold, bonus in sorted(grading.population_bonus.items(), reverse=True):
         if population >= threshold:
             score += bonus

@@ -1,6 +1,11 @@
 """Fuse signals into graded warnings and publish their Alerts, Updates and Cancels.
 
 Routing a signal to an incident, in order:
+0. with `absorb_coarser_signals`, a signal placed at a district (a coarser level than a street,
+   e.g. the per-district count_trend) joins the strongest published incident of its group, or of
+   a cause group, in one of that district's streets within the correlation window, as evidence
+   (`Evidence.coarser`: a new source corroborates, its score and hard rules set no level);
+   with none, it is graded as a district-level incident by the steps below;
 1. an incident of the signal's own category group on its street, or on a neighbouring street
    (`neighbour_radius_km`), within the correlation window: the signal joins it, and the warning
    stays placed on the street the incident was first seen in. If that incident was inhibited
@@ -14,7 +19,9 @@ Routing a signal to an incident, in order:
 Publishing: an Alert when an incident first reaches a level; an Update when its level rises
 (by a hard rule or its fused score entering a higher band) or a new source corroborates it; a
 Cancel when feedback marks it a false alarm or cancelled, a silence for planned work covers
-it, or a related higher warning covers it (inhibition). Feedback `resolved`/`closed` stops
+it, a related higher warning covers it (inhibition), or — `absorb_coarser_signals` — a street
+warning of its group (or of a cause group) is published in its district within the window,
+which then covers it. Feedback `resolved`/`closed` stops
 Updates without a Cancel. A repeated signal id changes nothing.
 """
 
@@ -25,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from riskwatch.alerts.fusion import Grade, grade_incident
-from riskwatch.alerts.incidents import GraderState, Incident, Phase
+from riskwatch.alerts.incidents import Evidence, GraderState, Incident, Phase
 from riskwatch.alerts.messages import WarningWriter
 from riskwatch.alerts.muting import SilenceLike, SilenceProvider, matching_silence, no_silences
 from riskwatch.alerts.neighbours import Neighbourhood
@@ -77,12 +84,12 @@ class Grader:
         if signal.kind is SignalKind.health or signal.signal_id in self._owner:
             return []
         street = self._street_of(signal.region_code)
-        incident, related, note = self._route(signal, street, self.group_of(signal.category))
+        incident, evidence, note = self._route(signal, street, self.group_of(signal.category))
         silence = None
         if incident.phase is Phase.open:
             targets = [(signal.region_code, signal.category), (incident.street, self.writer.category_of(incident))]
             silence = matching_silence(self._silences(), targets, signal.at)
-        incident.absorb(signal, related=related, scored=silence is None)
+        incident.absorb(signal, evidence=evidence, scored=silence is None)
         self._owner[signal.signal_id] = incident.warning_id
         if note:
             incident.note(note)
@@ -171,21 +178,69 @@ class Grader:
     def _street_of(self, region_code: str) -> str:
         return self.regions.at_level(region_code, "street") if region_code in self.regions else region_code
 
-    def _route(self, signal: Signal, street: str, group: str) -> tuple[Incident, bool, str | None]:
-        """(incident, whether the signal is related evidence, an evidence note) for a signal."""
+    def _route(self, signal: Signal, street: str, group: str) -> tuple[Incident, Evidence, str | None]:
+        """(incident, how the signal bears on it, an evidence note) for a signal."""
         window = self.grading.correlation_window
+        if self._is_coarser(street):
+            below = self._street_incident_below(street, group, signal.at)
+            if below is not None:
+                return below, Evidence.coarser, None
         own = self._find(street, group, signal.at)
         if own is not None:
             incident, km = own
             cover = self._by_id.get(incident.covered_by) if incident.covered_by else None
             if cover is not None and cover.phase is Phase.open and cover.fits(signal.at, window):
-                return cover, True, self._related_note(street, group, cover)
-            return incident, False, self._neighbour_note(street, km) if km else None
+                if self._is_coarser(street) and self._is_street(cover.street):
+                    return cover, Evidence.coarser, None
+                return cover, Evidence.related, self._related_note(street, group, cover)
+            return incident, Evidence.own, self._neighbour_note(street, km) if km else None
         for cause in self.grading.causes_of(group):
             found = self._find(street, cause, signal.at, live_only=True)
             if found is not None:
-                return found[0], True, self._related_note(street, group, found[0])
-        return self._new_incident(street, group, signal.at), False, None
+                return found[0], Evidence.related, self._related_note(street, group, found[0])
+        return self._new_incident(street, group, signal.at), Evidence.own, None
+
+    def _is_coarser(self, code: str) -> bool:
+        """Whether hierarchical fusion applies to a signal placed at `code`: a known district."""
+        region = self.regions.get(code)
+        return self.grading.absorb_coarser_signals and region is not None and region.level == "district"
+
+    def _is_street(self, code: str) -> bool:
+        region = self.regions.get(code)
+        return region is not None and region.level == "street"
+
+    def _street_incident_below(self, district: str, group: str, at: datetime) -> Incident | None:
+        """The strongest published street incident of `group` or a cause group in `district` that `at` fits.
+
+        Open incidents come first, then the higher published level, the higher published score,
+        and the signal's own group; ties go to the earliest incident, so the choice is stable.
+        A closed incident covered by a still-open one hands the signal on to its cover.
+        """
+        window = self.grading.correlation_window
+        candidates = [
+            incident
+            for candidate_group in [group, *self.grading.causes_of(group)]
+            for code in self.neighbourhood.streets_in(district)
+            if (incident := self._current_incident(code, candidate_group)) is not None
+            and incident.published_level is not None
+            and incident.fits(at, window)
+        ]
+        if not candidates:
+            return None
+        candidates.sort(key=lambda i: (i.first_seen, i.warning_id))
+        best = max(
+            candidates,
+            key=lambda i: (
+                i.phase is Phase.open,
+                i.published_level.rank if i.published_level else 0,
+                i.published_score or 0.0,
+                i.group == group,
+            ),
+        )
+        cover = self._by_id.get(best.covered_by) if best.covered_by else None
+        if best.phase is not Phase.open and cover is not None and cover.phase is Phase.open and cover.fits(at, window):
+            return cover
+        return best
 
     def _find(self, street: str, group: str, at: datetime, *, live_only: bool = False) -> tuple[Incident, float] | None:
         """The incident of `group` on `street` or its nearest neighbour that `at` falls in."""
@@ -250,9 +305,10 @@ class Grader:
         incident.version += 1
         msg_type = MsgType.alert if previous is None else MsgType.update
         incident.published_level, incident.published_sources, incident.published_score = level, incident.sources, grade.score
+        coarser_cancels = self._cover_coarser(incident, at)  # first, so this message notes them
         messages = [self.writer.write(incident, grade, level, msg_type, at, lead)]
         messages += self._inhibit_covered(incident, at)
-        return messages
+        return [*messages, *coarser_cancels]
 
     def _covering(self, incident: Incident, grade: Grade) -> Incident | None:
         """An open, published cause incident nearby whose level is above this incident's."""
@@ -289,14 +345,56 @@ class Grader:
                         messages.append(message)
         return messages
 
-    def _inhibit(self, lower: Incident, cover: Incident, at: datetime) -> Warning | None:
-        """Mark `lower` covered by `cover`; a Cancel if `lower` was published."""
+    def _cover_coarser(self, street_incident: Incident, at: datetime) -> list[Warning]:
+        """Cancel open district-level warnings this (just published) street warning now covers.
+
+        Those of its own group and of the groups it causes (related_groups), in its district,
+        whose spans come within the correlation window of it; their later signals join it. The
+        street incident keeps an evidence line naming each warning it cancelled.
+        """
+        if not self.grading.absorb_coarser_signals or not self._is_street(street_incident.street):
+            return []
+        region = self.regions.get(street_incident.street)
+        assert region is not None and street_incident.published_level is not None
+        title = self.writer.title(street_incident, street_incident.published_level)
+        messages: list[Warning] = []
+        for group in [street_incident.group, *self.grading.related_groups.get(street_incident.group, [])]:
+            coarse = self._current_incident(region.district_code, group)
+            if (
+                coarse is None
+                or coarse.phase is not Phase.open
+                or not coarse.overlaps(street_incident, self.grading.correlation_window)
+            ):
+                continue
+            reason = (
+                f"区级预警已由街道预警 {street_incident.warning_id}（{title}）覆盖："
+                f"事件已定位到{self._name(street_incident.street)}，后续区级信号并入该预警"
+            )
+            if coarse.published_level is not None:
+                coarse_title = self.writer.title(coarse, coarse.published_level)
+                street_incident.note(
+                    f"撤销区级预警 {coarse.warning_id}（{coarse_title}）：同一事件已定位到本街道，其后续信号并入本预警"
+                )
+            message = self._inhibit(coarse, street_incident, at, reason, listed=False)
+            if message is not None:
+                messages.append(message)
+        return messages
+
+    def _inhibit(
+        self, lower: Incident, cover: Incident, at: datetime, reason: str | None = None, *, listed: bool = True
+    ) -> Warning | None:
+        """Mark `lower` covered by `cover`; a Cancel if `lower` was published.
+
+        `reason` defaults to the related-group wording (a higher warning covers a lower one);
+        `listed` adds `lower` to `cover.covers`, which the cover's explanation calls inhibited.
+        """
         assert cover.published_level is not None
         lower.covered_by = cover.warning_id
-        if lower.published and lower.warning_id not in cover.covers:
+        if listed and lower.published and lower.warning_id not in cover.covers:
             cover.covers.append(lower.warning_id)
-        title = self.writer.title(cover, cover.published_level)
-        reason = f"被更高等级预警 {cover.warning_id}（{title}，{level_zh(cover.published_level)}）覆盖，予以抑制"
+        if reason is None:
+            title = self.writer.title(cover, cover.published_level)
+            reason = f"被更高等级预警 {cover.warning_id}（{title}，{level_zh(cover.published_level)}）覆盖，予以抑制"
         return self._cancel(lower, reason, at)
 
     def _silence(self, incident: Incident, silence: SilenceLike, at: datetime) -> list[Warning]:

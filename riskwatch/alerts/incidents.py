@@ -30,6 +30,21 @@ class Phase(str, Enum):
     closed = "closed"
 
 
+class Evidence(str, Enum):
+    """How a signal bears on the incident it is routed to.
+
+    `own`: a signal of the incident's group on its street (or a neighbour) — it sets the score,
+    fires hard rules and counts as a source. `related`: a signal of an effect group
+    (related_groups). `coarser`: a signal placed at a coarser level than a street (a district
+    trend) that joined a street incident. Related and coarser signals only add their source
+    as corroboration: they neither set the top score nor fire hard rules.
+    """
+
+    own = "own"
+    related = "related"
+    coarser = "coarser"
+
+
 class Incident(BaseModel):
     """One incident: its evidence, what was last published for it, and its phase."""
 
@@ -45,6 +60,9 @@ class Incident(BaseModel):
     )
     related_by_source: dict[Source, Signal] = Field(
         default_factory=dict, description="Strongest signal of a related (effect) group per source"
+    )
+    coarser_by_source: dict[Source, Signal] = Field(
+        default_factory=dict, description="Strongest coarser-level (district) signal that joined this street incident, per source"
     )
     hard_rules: dict[str, Signal] = Field(default_factory=dict, description="Hard rule → strongest signal that fired it")
     recent: list[Signal] = Field(default_factory=list, description="Latest signals of any kind, for the evidence list")
@@ -71,8 +89,8 @@ class Incident(BaseModel):
 
     @property
     def sources(self) -> set[Source]:
-        """Independent sources behind the incident: its own signals' and related ones'."""
-        return set(self.best_by_source) | set(self.related_by_source)
+        """Independent sources behind the incident: its own, related and coarser signals'."""
+        return set(self.best_by_source) | set(self.related_by_source) | set(self.coarser_by_source)
 
     def fits(self, at: datetime, window: timedelta) -> bool:
         """Whether a signal at `at` is within the correlation window of this incident."""
@@ -87,7 +105,7 @@ class Incident(BaseModel):
         if line not in self.notes:
             self.notes = [*self.notes, line][-MAX_NOTES:]
 
-    def absorb(self, signal: Signal, *, related: bool, scored: bool) -> None:
+    def absorb(self, signal: Signal, *, evidence: Evidence, scored: bool) -> None:
         """Add a signal to the evidence; `scored=False` keeps it as evidence only (silenced)."""
         self.signal_ids.add(signal.signal_id)
         self.last_seen = max(self.last_seen, signal.at)
@@ -95,11 +113,15 @@ class Incident(BaseModel):
         self.recent = [*self.recent, signal][-MAX_RECENT_SIGNALS:]
         if not scored:
             return
-        by_source = self.related_by_source if related else self.best_by_source
+        by_source = {
+            Evidence.own: self.best_by_source,
+            Evidence.related: self.related_by_source,
+            Evidence.coarser: self.coarser_by_source,
+        }[evidence]
         best = by_source.get(signal.source)
         if best is None or signal.score > best.score:
             by_source[signal.source] = signal
-        if signal.hard_rule and not related:
+        if signal.hard_rule and evidence is Evidence.own:
             held = self.hard_rules.get(signal.hard_rule)
             if held is None or signal.score > held.score:
                 self.hard_rules[signal.hard_rule] = signal
@@ -114,5 +136,5 @@ class GraderState(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: int = Field(default=1, description="Bumped when the snapshot's shape changes")
+    format: int = Field(default=2, description="Bumped when the snapshot's shape changes (2: coarser_by_source)")
     incidents: list[Incident] = Field(default_factory=list)

@@ -1,8 +1,8 @@
 """Turn an incident and its grade into the Warning message published for it.
 
 Every message explains itself, in Chinese for the command center's duty officer: the score
-terms, the band and hard rules behind the level, each signal's reason, neighbour and
-related-group evidence, what it inhibits, and — for a Cancel — why it was cancelled. Detector
+terms, the band and hard rules behind the level, each signal's reason, neighbour,
+related-group and district-level evidence, what it inhibits, and — for a Cancel — why it was cancelled. Detector
 and rule names and warning ids stay as they are inside the lines, so analysts can search them.
 """
 
@@ -17,6 +17,10 @@ from riskwatch.config.loader import CityConfig
 from riskwatch.config.models import HardRule
 from riskwatch.config.regions import RegionIndex
 from riskwatch.schemas import Level, MsgType, Signal, SignalSummary, Warning
+
+
+#: How a coarser region's level is named in an explanation line.
+_LEVEL_ZH = {"district": "区级", "street": "街道级"}
 
 
 class WarningWriter:
@@ -48,6 +52,7 @@ class WarningWriter:
             for s in [
                 *incident.best_by_source.values(),
                 *incident.related_by_source.values(),
+                *incident.coarser_by_source.values(),
                 *incident.hard_rules.values(),
                 *incident.recent,
             ]
@@ -91,9 +96,22 @@ class WarningWriter:
             f"关联{self.category_label(s.category)}信号 {s.detector}（{source_zh(s.source)}）：{s.reason}"
             for s in sorted(incident.related_by_source.values(), key=lambda s: source_rank(s.source))
         ]
+        coarser = sorted(incident.coarser_by_source.values(), key=lambda s: source_rank(s.source))
+        lines += [self.coarser_line(incident, s) for s in coarser]
         lines += incident.notes
         lines += [f"抑制预警 {wid}：已由本条更高等级预警覆盖" for wid in incident.covers]
         return lines
+
+    def coarser_line(self, incident: Incident, signal: Signal) -> str:
+        """Why a district-level signal is part of this street warning.
+
+        E.g. 区级（金水区）信号 count_trend（12345热线）并入本事件：<the signal's reason>.
+        """
+        region = self.regions.get(signal.region_code)
+        where = f"{_LEVEL_ZH.get(region.level, '上级')}（{region.name}）" if region else f"上级区域（{signal.region_code}）"
+        own_group = self.grading.category_groups.get(incident.group, [incident.group])
+        what = "" if signal.category in own_group else f"关联{self.category_label(signal.category)}"
+        return f"{where}{what}信号 {signal.detector}（{source_zh(signal.source)}）并入本事件：{signal.reason}"
 
     def group_label(self, group: str) -> str:
         """A category group's Chinese name: that of its first category (grading.yaml order)."""

@@ -18,7 +18,9 @@ class Neighbourhood:
     def __init__(self, regions: RegionIndex, radius_km: float) -> None:
         self.radius_km = radius_km
         self._near: dict[str, tuple[tuple[str, float], ...]] = {}
+        self._in_district: dict[str, list[str]] = {}
         for street in regions.streets:
+            self._in_district.setdefault(street.district_code, []).append(street.code)
             found = [
                 (other.code, round(haversine_km(*street.centroid, *other.centroid), 2))
                 for other in regions.streets
@@ -29,6 +31,10 @@ class Neighbourhood:
     def of(self, street: str) -> tuple[tuple[str, float], ...]:
         """(street code, km) of every neighbour of `street`, nearest first; () for unknown codes."""
         return self._near.get(street, ())
+
+    def streets_in(self, district: str) -> tuple[str, ...]:
+        """Codes of every street of `district`, sorted; () for unknown codes."""
+        return tuple(sorted(self._in_district.get(district, ())))
 
     def reach(self, street: str) -> list[tuple[str, float]]:
         """The street itself (at 0 km) followed by its neighbours: where one incident may be seen."""

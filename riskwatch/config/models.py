@@ -208,6 +208,12 @@ class GradingConfig(_Config):
         default=timedelta(hours=6),
         description="An incident with no signal for this long is forgotten (no Cancel) to bound memory",
     )
+    absorb_coarser_signals: bool = Field(
+        default=False,
+        description="A district-level signal joins the strongest published incident of its group (or a cause "
+        "group) in one of the district's streets instead of raising a district warning, and a street warning "
+        "published later cancels the district warning of its group it now covers",
+    )
 
     @model_validator(mode="after")
     def _bands_cover(self) -> GradingConfig:
