@@ -9,6 +9,9 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import TopicPartition
+
+from riskwatch.devservices.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +43,40 @@ async def test_kafka_roundtrip(kafka_bootstrap: str) -> None:
     finally:
         await consumer.stop()
     assert (message.key, message.value) == (b"district-7", b'{"level": "red"}')
+
+
+async def test_a_restarted_broker_keeps_its_port_records_and_committed_offsets() -> None:
+    """A broker of its own: restarting the session's would disturb other tests."""
+    topic, group = "rw-restart", "rw-restart-group"
+    with KafkaBroker() as broker:
+        bootstrap = broker.bootstrap
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for n in range(3):
+                await producer.send_and_wait(topic, f"record-{n}".encode())
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                    auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            for _ in range(2):
+                await asyncio.wait_for(consumer.getone(), timeout=60)
+            await consumer.commit({TopicPartition(topic, 0): 2})
+        finally:
+            await consumer.stop()
+
+        assert await asyncio.to_thread(broker.restart) == bootstrap  # SIGTERM: a controlled shutdown
+
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                    auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            message = await asyncio.wait_for(consumer.getone(), timeout=60)
+        finally:
+            await consumer.stop()
+    assert (message.offset, message.value) == (2, b"record-2")  # resumed at the committed offset
 
 
 def test_postgres_query(postgres_url: str) -> None:
