@@ -349,7 +349,8 @@ class Grader:
         """Cancel open district-level warnings this (just published) street warning now covers.
 
         Those of its own group and of the groups it causes (related_groups), in its district,
-        whose spans come within the correlation window of it; their later signals join it. The
+        whose spans come within the correlation window of it and whose level it has reached;
+        their later signals join it. The
         street incident keeps an evidence line naming each warning it cancelled.
         """
         if not self.grading.absorb_coarser_signals or not self._is_street(street_incident.street):
@@ -365,6 +366,10 @@ class Grader:
                 or coarse.phase is not Phase.open
                 or not coarse.overlaps(street_incident, self.grading.correlation_window)
             ):
+                continue
+            if coarse.published_level is not None and coarse.published_level.rank > street_incident.published_level.rank:
+                # Never show less than was shown: the district warning stays until the street
+                # warning reaches its level (this runs again on each of the street's Updates).
                 continue
             reason = (
                 f"区级预警已由街道预警 {street_incident.warning_id}（{title}）覆盖："

@@ -124,6 +124,19 @@ def test_a_later_street_warning_cancels_the_district_warning_and_takes_its_signa
     assert set(update.sources) == {Source.sensor, Source.police}
 
 
+def test_a_lower_street_warning_leaves_the_district_warning_until_it_catches_up() -> None:
+    grader = Grader(CONFIG)
+    [district] = grader.process(_trend(Source.hotline, 0.75, 0))
+    assert district.level is Level.III
+    # A weak street signal: a level IV street warning must not replace a level III on screen.
+    [street] = grader.process(_signal(Source.sensor, 0.62, 30))
+    assert street.msg_type is MsgType.alert and street.level is Level.IV
+    # The street warning rises to III: now it covers the district warning.
+    update, cancel = grader.process(_signal(Source.sensor, 0.95, 40))
+    assert update.warning_id == street.warning_id and update.level is Level.III
+    assert cancel.msg_type is MsgType.cancel and cancel.warning_id == district.warning_id
+
+
 def test_with_the_switch_off_a_district_signal_is_its_own_warning() -> None:
     grader = Grader(_config(absorb=False))
     [street] = grader.process(_signal(Source.sensor, 0.95))
