@@ -1,11 +1,19 @@
 """No loss under faults, on a real Kafka broker, a real PostgreSQL store and real worker processes.
 
 A scenario with upstream faults (corrupted sends, re-sends) plus a corpus of nasty records is
-fed to the raw topics; a worker is SIGKILLed while it is working through the first part, the
-rest is sent, and a new worker with the same app id and data directory takes over. Then:
-every raw record is on the events topic or the dead-letter topic (duplicates allowed, loss
-not), every malformed record is dead-lettered with a reason, the store's warnings are the
-offline replay's, and no warning version was published twice with different content.
+fed to the raw topics. A first worker drains the start of it and stops cleanly (leaving a state
+snapshot); a second one, restored from that snapshot, is SIGKILLed while it is working through
+more, so the group's committed offsets are ahead of the snapshot; a third worker with the same
+app id and data directory takes over, and the rest is sent to it. Then: it rewound the committed
+offsets to where its restored state ends, every raw record is on the events topic or the
+dead-letter topic (duplicates allowed, loss not), every malformed record is dead-lettered with
+a reason, the store's warnings are the offline replay's, and no warning version was published
+twice with different content.
+
+The rest is sent after the restart, as it would arrive live: a worker that finds hours of the
+three raw topics waiting reads them at different paces, and the grader opens an incident on
+whichever source's signal comes first, so a backlog alone can change a warning's id (a matter
+of arrival order, not of lost state; the events re-read after the rewind are in their order).
 
 A broker restart is not tested here: `KafkaBroker.stop()` deletes the broker's log directory,
 so a restarted broker would be a new, empty cluster (see the module's report).
@@ -14,6 +22,7 @@ so a restarted broker would be a new, empty cluster (see the module's report).
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +33,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from riskwatch.alerts.grading import Grader
 from riskwatch.alerts.store import WarningStore
 from riskwatch.config.loader import load_city_config
 from riskwatch.config.regions import RegionIndex
@@ -35,8 +45,9 @@ from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import FILE_NAMES, Outgoing, encode, write_files
 from riskwatch.streams import topics as T
 from riskwatch.streams.admin import create_topics
-from riskwatch.streams.pipeline import NormalizeStage
+from riskwatch.streams.pipeline import DetectStage, NormalizeStage
 from riskwatch.streams.replay import replay
+from riskwatch.streams.state import StateStore, TopicOffsets
 from tests.fault_support import (
     WorkerProcess,
     await_condition,
@@ -52,6 +63,8 @@ pytestmark = pytest.mark.integration
 
 SCENARIO = "gas_leak"  # ten hours with a level-I incident, ~0.5 % corrupted sends and ~1 % re-sends
 PARTITIONS = 3
+#: Part of the input the first worker drains before its clean stop (and final snapshot).
+SNAPSHOT_PART = 0.1
 #: Part of the input sent before the kill; the rest only reaches the restarted worker.
 FIRST_PART = 0.6
 #: The worker is killed once this share of the input is on the events topic.
@@ -65,6 +78,8 @@ INTERNAL_GARBAGE = {
 }
 RAW_NAMES = frozenset(spec.name for spec in T.RAW_TOPICS.values())
 OUTPUTS = [T.EVENTS.name, T.WARNINGS.name, T.DEADLETTER.name]
+STATEFUL = [T.EVENTS.name, T.SIGNALS.name]
+REWOUND = re.compile(r"rewound (\S+)\[(\d+)\] from (\d+) to (\d+) \((snapshot|no snapshot)\)")
 
 
 @dataclass
@@ -76,10 +91,18 @@ class FaultRun:
     outputs: dict[str, list[bytes]]
     events_at_kill: int
     lag_at_kill: int
-    events_committed_at_kill: int
-    snapshot_at_kill: bool
+    committed_at_kill: dict[tuple[str, int], int]
+    snapshot_at_kill: TopicOffsets
     database_url: str
     workers: list[WorkerProcess]
+
+    @property
+    def killed(self) -> WorkerProcess:
+        return self.workers[1]
+
+    @property
+    def restarted(self) -> WorkerProcess:
+        return self.workers[2]
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +134,8 @@ def _nasty_items() -> list[Outgoing]:
 
 @pytest.fixture(scope="module")
 def killed_run(broker: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultRun]:
-    """Feed part of the input, SIGKILL the worker mid-stream, feed the rest, restart, drain."""
+    """Drain a start and stop cleanly, feed more, SIGKILL the worker mid-stream, restart, feed
+    the rest, drain."""
     workdir = tmp_path_factory.mktemp("faults")
     settings = Settings(broker=broker, database_url=database_url, data_dir=workdir / "data", app_id="riskwatch-faults",
                         partitions=PARTITIONS)
@@ -120,31 +144,43 @@ def killed_run(broker: str, database_url: str, tmp_path_factory: pytest.TempPath
     files = workdir / "raw"
     write_files(scenario, files)
     items = encode(simulate(scenario))
-    split = int(len(items) * FIRST_PART)
-    first, rest = [*_nasty_items(), *items[:split]], items[split:]
-    log = workdir / "worker.log"
-    workers = [WorkerProcess(settings, log), WorkerProcess(settings, log)]
+    start, split = int(len(items) * SNAPSHOT_PART), int(len(items) * FIRST_PART)
+    first, second, rest = [*_nasty_items(), *items[:start]], items[start:split], items[split:]
+    workers = [WorkerProcess(settings, workdir / f"worker{n}.log") for n in range(3)]
     try:
         workers[0].start()
         asyncio.run(produce(broker, first))
+        await_condition(lambda: group_lag(broker, settings) == 0, 120, "the first worker to drain the start")
+        workers[0].stop()  # a clean stop: a final snapshot, with the offsets it covers
+        workers[1].start()
+        asyncio.run(produce(broker, second))
         await_condition(lambda: end_offsets(broker, settings, [T.EVENTS.name])[T.EVENTS.name] >= len(items) * KILL_AT,
                         120, f"{KILL_AT:.0%} of the input on the events topic")
-        workers[0].kill()
+        workers[1].kill()
         events_at_kill = end_offsets(broker, settings, [T.EVENTS.name])[T.EVENTS.name]
         lag_at_kill = group_lag(broker, settings)
-        events_committed_at_kill = sum(group_committed(broker, settings, [T.EVENTS.name]).values())
-        snapshot_at_kill = (settings.data_dir / "state" / "detect" / "_gate.pkl").exists()
+        committed_at_kill = {(tp.topic, tp.partition): n for tp, n in group_committed(broker, settings, STATEFUL).items()}
+        snapshot_at_kill = _snapshot_offsets(settings.data_dir / "state")
+        workers[2].start()
         asyncio.run(produce(broker, rest))
         asyncio.run(_send_internal_garbage(broker))
-        workers[1].start()
-        await_condition(lambda: not workers[1].alive or group_lag(broker, settings) == 0, 180, "the restarted worker to drain")
-        assert workers[1].alive, f"the restarted worker exited:\n{workers[1].log_tail()}"
+        await_condition(lambda: not workers[2].alive or group_lag(broker, settings) == 0, 180, "the restarted worker to drain")
+        assert workers[2].alive, f"the restarted worker exited:\n{workers[2].log_tail()}"
         outputs = asyncio.run(read_to_end(broker, OUTPUTS))
-        yield FaultRun([*first, *rest], files, outputs, events_at_kill, lag_at_kill, events_committed_at_kill,
+        yield FaultRun([*first, *second, *rest], files, outputs, events_at_kill, lag_at_kill, committed_at_kill,
                        snapshot_at_kill, database_url, workers)
     finally:
         for worker in workers:
             worker.stop()
+
+
+def _snapshot_offsets(directory: Path) -> TopicOffsets:
+    """Where the state a worker would restore from `directory` ends, as the worker restores it."""
+    config = load_city_config()
+    state = StateStore(directory)
+    report = state.restore_stage(DetectStage(config))
+    state.restore_grader(Grader(config, RegionIndex(config.regions), silences=list), report)
+    return report.offsets
 
 
 async def _send_internal_garbage(bootstrap: str) -> None:
@@ -204,11 +240,14 @@ def _content(warning: Warning) -> tuple:
             round(warning.score, 6), tuple(s.signal_id for s in warning.signals))
 
 
-def test_the_worker_was_killed_mid_stream(killed_run: FaultRun) -> None:
+def test_the_worker_was_killed_mid_stream_past_its_snapshot(killed_run: FaultRun) -> None:
     expected_ids, _ = _offline(killed_run.raw)
     assert 0 < killed_run.events_at_kill < len(expected_ids)
     assert killed_run.lag_at_kill > 0  # measured before the rest was sent: the first part was not all done
-    assert killed_run.workers[0].process is not None and killed_run.workers[0].process.returncode == -9
+    assert killed_run.workers[0].process is not None and killed_run.workers[0].process.returncode == 0
+    assert killed_run.killed.process is not None and killed_run.killed.process.returncode == -9
+    assert killed_run.snapshot_at_kill.get(T.EVENTS.name), "the clean stop left no snapshot of the events it covered"
+    assert killed_run.snapshot_at_kill.get(T.SIGNALS.name), "the clean stop left no snapshot of the signals it covered"
 
 
 def test_no_raw_record_is_lost(killed_run: FaultRun) -> None:
@@ -232,28 +271,27 @@ def test_malformed_input_of_any_kind_is_dead_lettered_with_a_reason(killed_run: 
     for topic, (value, reason) in INTERNAL_GARBAGE.items():
         letter = by_original.get((topic, value))
         assert letter is not None and letter.reason == reason, f"garbage on {topic}: {letter}"
-    assert killed_run.workers[1].alive
-    assert "crashed" not in killed_run.workers[1].log_path.read_text(errors="replace").lower()
+    assert killed_run.restarted.alive
+    assert "crashed" not in killed_run.restarted.log_path.read_text(errors="replace").lower()
 
 
-@pytest.mark.xfail(
-    reason="known bug: the worker commits events every second but snapshots the state that consumed them every 30 s",
-    strict=False,
-)
-def test_the_restored_state_covers_every_committed_event(killed_run: FaultRun) -> None:
-    """A restarted worker resumes at the committed offsets with the last snapshot: with no
-    snapshot there must be no committed event, or the new worker's detectors skip those events."""
-    assert killed_run.snapshot_at_kill or killed_run.events_committed_at_kill == 0, (
-        f"{killed_run.events_committed_at_kill} events committed by the killed worker, no state snapshot to cover them"
+def test_the_restarted_worker_resumes_where_its_restored_state_ends(killed_run: FaultRun) -> None:
+    """The killed worker committed past its last snapshot; before consuming, the restarted one
+    set every such offset back to the snapshot's (to the start where the snapshot has none)."""
+    expected = {}
+    for (topic, partition), committed in killed_run.committed_at_kill.items():
+        covered = killed_run.snapshot_at_kill.get(topic, {}).get(partition)
+        if committed > (covered or 0):
+            expected[(topic, partition)] = (committed, covered or 0, "snapshot" if covered is not None else "no snapshot")
+    assert any(reason == "snapshot" for *_, reason in expected.values()), (
+        f"the kill left no commit ahead of the snapshot, nothing to test: {killed_run.committed_at_kill} "
+        f"vs {killed_run.snapshot_at_kill}"
     )
+    log = killed_run.restarted.log_path.read_text(errors="replace")
+    rewound = {(topic, int(p)): (int(old), int(new), reason) for topic, p, old, new, reason in REWOUND.findall(log)}
+    assert rewound == expected, f"worker log:\n{killed_run.restarted.log_tail()}"
 
 
-@pytest.mark.xfail(
-    reason="known bug: offsets are committed every second but detector/grader state is snapshotted every 30 s, "
-    "so after a SIGKILL the new worker resumes past events its restored (or fresh) state never saw; "
-    "the gas leak's level-I warning then gets another id than the replay's. Without the kill this passes.",
-    strict=False,
-)
 def test_store_holds_the_replays_warnings_no_more_no_fewer(killed_run: FaultRun) -> None:
     result = replay(load_city_config(), [str(killed_run.files / name) for name in FILE_NAMES.values()])
     offline = {wid: (w.level, w.region_code, w.category) for wid, w in result.final_warnings().items()}
