@@ -350,7 +350,9 @@ class KafkaBroker:
         return config
 
     def _format_storage(self, base: list[str], config: Path) -> None:
-        cmd = [*base, STORAGE_TOOL_CLASS, "format", "-t", generate_cluster_id(), "-c", str(config)]
+        # `--cluster-id=ID` in one argument: a URL-safe id may begin with "-", which the tool
+        # would otherwise read as an option.
+        cmd = [*base, STORAGE_TOOL_CLASS, "format", f"--cluster-id={generate_cluster_id()}", "-c", str(config)]
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
         if proc.returncode != 0:
             raise KafkaStartError(f"kafka StorageTool format failed:\n{proc.stdout}{proc.stderr}")
