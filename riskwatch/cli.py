@@ -128,6 +128,7 @@ def demo(
     typer.echo(f"warning messages: {result.messages}")
     levels = result.levels()
     typer.echo("warnings by level: " + (", ".join(f"{k}: {v}" for k, v in levels.items()) or "none"))
+    typer.echo(f"cancelled:        {result.cancelled()} (covered by a higher warning, silenced or false alarm)")
     typer.echo(f"stored in {settings.database_url}")
     if not result.latest:
         raise typer.Exit(1)

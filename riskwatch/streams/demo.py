@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer
 from kafka import TopicPartition
 from pydantic import ValidationError
 
-from riskwatch.schemas import DeadLetter, Warning
+from riskwatch.schemas import DeadLetter, MsgType, Warning
 from riskwatch.settings import Settings
 from riskwatch.streams import topics as T
 from riskwatch.streams.admin import Offsets, create_topics, format_warning
@@ -54,10 +54,16 @@ class DemoResult:
     simulated: dict[str, int] = field(default_factory=dict)
 
     def levels(self) -> dict[str, int]:
+        """Warnings standing at the end, by level (cancelled ones are counted apart)."""
         counts: dict[str, int] = {}
         for warning in self.latest.values():
-            counts[warning.level.value] = counts.get(warning.level.value, 0) + 1
+            if warning.msg_type is not MsgType.cancel:
+                counts[warning.level.value] = counts.get(warning.level.value, 0) + 1
         return dict(sorted(counts.items()))
+
+    def cancelled(self) -> int:
+        """Warnings withdrawn by a Cancel (covered by a higher one, silenced, or a false alarm)."""
+        return sum(1 for warning in self.latest.values() if warning.msg_type is MsgType.cancel)
 
 
 def paint(text: str, colour: str, enabled: bool) -> str:
