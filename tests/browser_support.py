@@ -1,4 +1,4 @@
-"""Helpers for the web-view browser tests: a throwaway PostgreSQL database, the real API served
+"""Helpers for the web-view browser tests: the real API served
 by uvicorn on a free 127.0.0.1 port, Debian's Chromium driven by Playwright, and warnings of
 the sample city to save while the page watches.
 """
@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,12 +18,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Error, sync_playwright
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from riskwatch.schemas import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
 
-__all__ = ["chromium", "fresh_database", "serve", "street_warning"]
+__all__ = ["chromium", "serve", "street_warning"]
 
 GRID = "410105002001001"  # 金水区花园路街道 第1网格 (riskwatch/config/regions.yaml)
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
@@ -35,25 +32,6 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)", pytrace=False)
     pytest.skip(reason)
-
-
-# --------------------------------------------------------------------------- database
-
-
-@contextmanager
-def fresh_database(server_url: str, prefix: str) -> Iterator[str]:
-    """A new, empty database on the server of `server_url`; dropped afterwards. Yields its URL."""
-    url = make_url(server_url)
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --------------------------------------------------------------------------- API server

@@ -19,7 +19,7 @@ from riskwatch.api.options import ApiOptions
 from riskwatch.settings import Settings
 from riskwatch.streams.admin import create_topics
 from tests.api_support import api_warning, bearer, make_tokens
-from tests.browser_support import fresh_database
+from tests.databases import fresh_database
 
 pytestmark = pytest.mark.integration
 

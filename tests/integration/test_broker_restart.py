@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from sqlalchemy.engine import make_url
 
 from riskwatch.alerts.store import WarningStore
 from riskwatch.config.loader import load_city_config
@@ -39,6 +36,7 @@ from riskwatch.streams import topics as T
 from riskwatch.streams.admin import create_topics
 from riskwatch.streams.pipeline import NormalizeStage
 from riskwatch.streams.replay import replay
+from tests.databases import fresh_database
 from tests.fault_support import WorkerProcess, await_condition, end_offsets, group_lag, produce, read_to_end
 
 pytestmark = pytest.mark.integration
@@ -80,13 +78,10 @@ class CrashRun:
 
 
 @pytest.fixture(scope="module")
-def database_url(postgres_url: str) -> str:
+def database_url(postgres_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database for the worker's store."""
-    url = make_url(postgres_url)
-    name = f"riskwatch_broker_restart_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False)
+    with fresh_database(postgres_url, "riskwatch_broker_restart") as url:
+        yield url
 
 
 async def feed_until_acked(bootstrap: str, items: Sequence[Outgoing], feed: Feed, timeout_s: float = FEED_TIMEOUT_S) -> None:

@@ -19,7 +19,8 @@ from riskwatch.api.feedback_publisher import NoFeedbackPublisher
 from riskwatch.api.options import ApiOptions
 from riskwatch.schemas import WarningStatus
 from riskwatch.settings import Settings
-from tests.browser_support import chromium, fresh_database, serve, street_warning
+from tests.browser_support import chromium, serve, street_warning
+from tests.databases import fresh_database
 
 pytestmark = pytest.mark.integration
 

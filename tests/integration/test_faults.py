@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from riskwatch.alerts.grading import Grader
 from riskwatch.alerts.store import WarningStore
@@ -47,6 +44,7 @@ from riskwatch.streams.admin import create_topics
 from riskwatch.streams.pipeline import DetectStage, NormalizeStage
 from riskwatch.streams.replay import replay
 from riskwatch.streams.state import StateStore, TopicOffsets
+from tests.databases import fresh_database
 from tests.fault_support import (
     WorkerProcess,
     await_condition,
@@ -112,13 +110,10 @@ def broker() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def database_url(postgres_url: str) -> str:
+def database_url(postgres_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database for the workers' store."""
-    url = make_url(postgres_url)
-    name = f"riskwatch_faults_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False)
+    with fresh_database(postgres_url, "riskwatch_faults") as url:
+        yield url
 
 
 def _nasty_items() -> list[Outgoing]:

@@ -11,13 +11,10 @@ import asyncio
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy.engine import make_url
 
 from riskwatch.alerts.store import WarningStore
 from riskwatch.config.loader import load_city_config
@@ -30,6 +27,7 @@ from riskwatch.streams import topics as T
 from riskwatch.streams.admin import Offsets, create_topics
 from riskwatch.streams.replay import replay
 from riskwatch.streams.worker import ready_file, worker_env
+from tests.databases import fresh_database
 from tests.factories import T0, police
 
 pytestmark = pytest.mark.integration
@@ -51,13 +49,10 @@ def broker() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def database_url(postgres_url: str) -> str:
+def database_url(postgres_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database for the worker's store."""
-    url = make_url(postgres_url)
-    name = f"riskwatch_e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False)
+    with fresh_database(postgres_url, "riskwatch_e2e") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,17 @@ kind rendered from it and checked against the scenario's own derivation."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from riskwatch.alerts.clock import ManualClock
 from riskwatch.alerts.store import WarningStore
 from riskwatch.reports.cli import run_report
 from riskwatch.reports.period import ReportKind, period_for
+from tests.databases import fresh_database
 from tests.report_scenario import apply, assert_report_matches, local
 
 pytestmark = pytest.mark.integration
@@ -24,22 +22,13 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def report_db_url(postgres_url: str) -> Iterator[str]:
     """A fresh database on the test server, so other tests' warnings never reach the counts."""
-    name = f"rw_reports_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    clock = ManualClock(local(16, 0))
-    store = WarningStore(url, clock=clock)
-    store.migrate()
-    apply(store, clock)
-    store.close()
-    try:
+    with fresh_database(postgres_url, "rw_reports") as url:
+        clock = ManualClock(local(16, 0))
+        store = WarningStore(url, clock=clock)
+        store.migrate()
+        apply(store, clock)
+        store.close()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.mark.parametrize(
