@@ -1,20 +1,14 @@
 """Helpers for the alert-feed API tests: warnings of the sample city, a store with a manual
-clock and one token per role, a recording feedback publisher, and a real uvicorn server for
-streaming tests (httpx's in-process transport buffers whole responses, so SSE needs a socket).
+clock and one token per role, and a recording feedback publisher
+(the real server for streaming tests is `tests.servers.serve`).
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
-from fastapi import FastAPI
 
 from riskwatch.alerts.clock import ManualClock
 from riskwatch.alerts.feedback import Feedback
@@ -128,36 +122,3 @@ class RecordingPublisher:
 
     async def stop(self) -> None:
         self.stopped = True
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that signals when its start-up (including the app's lifespan) is done."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-
-@contextmanager
-def serve(app: FastAPI, start_timeout: float = 30.0) -> Iterator[str]:
-    """Run `app` with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="api-under-test", daemon=True)
-    thread.start()
-    try:
-        if not server.ready.wait(start_timeout):
-            raise RuntimeError(f"the API server did not start within {start_timeout} s")
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)

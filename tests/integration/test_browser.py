@@ -19,8 +19,9 @@ from riskwatch.api.feedback_publisher import NoFeedbackPublisher
 from riskwatch.api.options import ApiOptions
 from riskwatch.schemas import WarningStatus
 from riskwatch.settings import Settings
-from tests.browser_support import chromium, serve, street_warning
+from tests.browser_support import chromium, street_warning
 from tests.databases import fresh_database
+from tests.servers import serve
 
 pytestmark = pytest.mark.integration
 

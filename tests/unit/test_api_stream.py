@@ -20,7 +20,8 @@ from riskwatch.api import create_app
 from riskwatch.api.options import ApiOptions
 from riskwatch.schemas import Level
 from riskwatch.settings import Settings
-from tests.api_support import GAS, STREET, T0, RecordingPublisher, Tokens, api_warning, bearer, make_tokens, serve, sqlite_store
+from tests.api_support import GAS, STREET, T0, RecordingPublisher, Tokens, api_warning, bearer, make_tokens, sqlite_store
+from tests.servers import serve
 
 GUARD = 20.0  # seconds: only a guard against a hung test, never a synchronisation
 
