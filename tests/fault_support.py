@@ -21,7 +21,7 @@ from aiokafka.structs import TopicPartition
 from kafka.admin import OffsetSpec
 
 from riskwatch.settings import Settings
-from riskwatch.simulator.sinks import Outgoing
+from riskwatch.simulator.sinks import Outgoing, send_in_order
 from riskwatch.streams import topics as T
 from riskwatch.streams.admin import Offsets
 from riskwatch.streams.worker import ready_file, worker_env
@@ -44,13 +44,7 @@ async def produce(bootstrap: str, items: Sequence[Outgoing]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
-        pending = []
-        for item in items:
-            pending.append(await producer.send(item.topic, item.value, key=item.key))
-            if len(pending) >= 500:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
+        await send_in_order(producer, items)
     finally:
         await producer.stop()
 

@@ -13,7 +13,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -239,6 +239,27 @@ def producer_options(settings: Any) -> dict[str, Any]:
     return opts
 
 
+#: Sends in flight before `send_in_order` waits for their acknowledgements.
+SEND_BATCH = 500
+
+
+async def send_in_order(producer: Any, items: Iterable[Outgoing], *, pacer: Pacer | None = None,
+                        on_sent: Callable[[Outgoing], None] | None = None) -> None:
+    """Send `items` in order through a started aiokafka producer, paced by arrival time if a
+    `pacer` is given; returns once every send is acknowledged (awaited every `SEND_BATCH`)."""
+    pending: list[Awaitable[Any]] = []
+    for item in items:
+        if pacer is not None:
+            await pacer.wait(item.arrival_time)
+        pending.append(await producer.send(item.topic, item.value, key=item.key))
+        if on_sent:
+            on_sent(item)
+        if len(pending) >= SEND_BATCH:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+
+
 async def publish_to_kafka(
     scenario: Scenario | Simulation,
     bootstrap: str,
@@ -261,17 +282,13 @@ async def publish_to_kafka(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, **(producer_kwargs or {}))
     try:
         await producer.start()
-        pacer, pending = Pacer(speed), []
-        for item in encode(sim):
-            await pacer.wait(item.arrival_time)
-            pending.append(await producer.send(item.topic, item.value, key=item.key))
+
+        def sent(item: Outgoing) -> None:
             stats.add(item)
             if on_sent:
                 on_sent(item, stats)
-            if len(pending) >= 500:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
+
+        await send_in_order(producer, encode(sim), pacer=Pacer(speed), on_sent=sent)
     finally:
         await producer.stop()
     stats.wall_seconds = time.perf_counter() - started
