@@ -1,4 +1,5 @@
-"""Helpers for fault tests: a worker process that can be killed, and exact views of topics.
+"""Helpers for fault tests: a worker process that can be killed, exact views of topics, and what
+the input must become (normalized offline) to compare them with.
 
 Everything here awaits conditions (end offsets, committed offsets, a ready file naming the
 worker's pid) instead of sleeping for a guessed time.
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +22,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from kafka.admin import OffsetSpec
 
+from riskwatch.config.loader import load_city_config
+from riskwatch.config.regions import RegionIndex
+from riskwatch.schemas import DeadLetter, Warning
 from riskwatch.settings import Settings
 from riskwatch.simulator.sinks import Outgoing, send_in_order
 from riskwatch.streams import topics as T
 from riskwatch.streams.admin import Offsets
+from riskwatch.streams.pipeline import NormalizeStage
 from riskwatch.streams.worker import ready_file, worker_env
 
 #: Topics the worker's consumer group reads; zero lag on all of them means it has drained.
@@ -165,3 +171,25 @@ class WorkerProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def offline_outcome(raw: Iterable[Outgoing]) -> tuple[set[str], Counter[tuple[str, bytes]]]:
+    """Event ids the raw sends must become, and the (topic, bytes) that must be dead-lettered,
+    by normalizing them offline with the city's configuration."""
+    config = load_city_config()
+    normalize = NormalizeStage(config, RegionIndex(config.regions))
+    event_ids: set[str] = set()
+    dead: Counter[tuple[str, bytes]] = Counter()
+    for item in raw:
+        result = normalize(item.source, item.value)
+        if isinstance(result, DeadLetter):
+            dead[(item.topic, item.value)] += 1
+        else:
+            event_ids.add(result.event_id)
+    return event_ids, dead
+
+
+def version_content(warning: Warning) -> tuple:
+    """What a warning version says, without the times it was written at."""
+    return (warning.msg_type, warning.level, warning.region_code, warning.category, warning.sources,
+            round(warning.score, 6), tuple(s.signal_id for s in warning.signals))

@@ -25,7 +25,6 @@ from aiokafka.errors import KafkaError
 
 from riskwatch.alerts.store import WarningStore
 from riskwatch.config.loader import load_city_config
-from riskwatch.config.regions import RegionIndex
 from riskwatch.devservices.kafka import KafkaBroker
 from riskwatch.schemas import DeadLetter, Event, Warning
 from riskwatch.settings import Settings
@@ -34,10 +33,18 @@ from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import FILE_NAMES, Outgoing, encode, write_files
 from riskwatch.streams import topics as T
 from riskwatch.streams.admin import create_topics
-from riskwatch.streams.pipeline import NormalizeStage
 from riskwatch.streams.replay import replay
 from tests.databases import fresh_database
-from tests.fault_support import WorkerProcess, await_condition, end_offsets, group_lag, produce, read_to_end
+from tests.fault_support import (
+    WorkerProcess,
+    await_condition,
+    end_offsets,
+    group_lag,
+    offline_outcome,
+    produce,
+    read_to_end,
+    version_content,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -154,29 +161,8 @@ def crash_run(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             worker.stop()
 
 
-def _expected(raw: Sequence[Outgoing]) -> tuple[set[str], Counter[tuple[str, bytes]]]:
-    """Event ids the raw sends must become, and the (topic, bytes) that must be dead-lettered."""
-    config = load_city_config()
-    normalize = NormalizeStage(config, RegionIndex(config.regions))
-    event_ids: set[str] = set()
-    dead: Counter[tuple[str, bytes]] = Counter()
-    for item in raw:
-        result = normalize(item.source, item.value)
-        if isinstance(result, DeadLetter):
-            dead[(item.topic, item.value)] += 1
-        else:
-            event_ids.add(result.event_id)
-    return event_ids, dead
-
-
-def _content(warning: Warning) -> tuple:
-    """What a version says, without the times it was written at."""
-    return (warning.msg_type, warning.level, warning.region_code, warning.category, warning.sources,
-            round(warning.score, 6), tuple(s.signal_id for s in warning.signals))
-
-
 def test_the_broker_crashed_mid_stream_and_the_feeder_had_to_retry(crash_run: CrashRun) -> None:
-    expected_ids, _ = _expected(crash_run.raw)
+    expected_ids, _ = offline_outcome(crash_run.raw)
     assert 0 < crash_run.events_at_crash < len(expected_ids)
     assert crash_run.lag_at_crash > 0, "the worker had drained before the crash: nothing was in flight"
     assert 0 < crash_run.warnings_at_crash < len(crash_run.outputs[T.WARNINGS.name]), (
@@ -193,7 +179,7 @@ def test_the_worker_lived_through_the_crash(crash_run: CrashRun) -> None:
 
 
 def test_no_raw_record_is_lost(crash_run: CrashRun) -> None:
-    expected_ids, expected_dead = _expected(crash_run.raw)
+    expected_ids, expected_dead = offline_outcome(crash_run.raw)
     on_topic = {Event.model_validate_json(v).event_id for v in crash_run.outputs[T.EVENTS.name]}
     missing = expected_ids - on_topic
     assert not missing, f"{len(missing)} events lost, e.g. {sorted(missing)[:5]}"
@@ -218,6 +204,6 @@ def test_store_holds_the_replays_warnings_no_more_no_fewer(crash_run: CrashRun) 
 def test_no_warning_version_was_published_with_two_contents(crash_run: CrashRun) -> None:
     contents: dict[tuple[str, int], set[tuple]] = {}
     for warning in map(Warning.model_validate_json, crash_run.outputs[T.WARNINGS.name]):
-        contents.setdefault((warning.warning_id, warning.version), set()).add(_content(warning))
+        contents.setdefault((warning.warning_id, warning.version), set()).add(version_content(warning))
     conflicting = {key: sorted(map(str, found)) for key, found in contents.items() if len(found) > 1}
     assert contents and not conflicting, f"versions published with different content: {conflicting}"

@@ -41,7 +41,7 @@ from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import FILE_NAMES, Outgoing, encode, write_files
 from riskwatch.streams import topics as T
 from riskwatch.streams.admin import create_topics
-from riskwatch.streams.pipeline import DetectStage, NormalizeStage
+from riskwatch.streams.pipeline import DetectStage
 from riskwatch.streams.replay import replay
 from riskwatch.streams.state import StateStore, TopicOffsets
 from tests.databases import fresh_database
@@ -51,8 +51,10 @@ from tests.fault_support import (
     end_offsets,
     group_committed,
     group_lag,
+    offline_outcome,
     produce,
     read_to_end,
+    version_content,
 )
 from tests.malformed_corpus import nasty_records
 
@@ -189,21 +191,6 @@ async def _send_internal_garbage(bootstrap: str) -> None:
         await producer.stop()
 
 
-def _offline(raw: list[Outgoing]) -> tuple[set[str], Counter[tuple[str, bytes]]]:
-    """Event ids the raw sends must become, and the (topic, bytes) that must be dead-lettered."""
-    config = load_city_config()
-    normalize = NormalizeStage(config, RegionIndex(config.regions))
-    event_ids: set[str] = set()
-    dead: Counter[tuple[str, bytes]] = Counter()
-    for item in raw:
-        result = normalize(item.source, item.value)
-        if isinstance(result, DeadLetter):
-            dead[(item.topic, item.value)] += 1
-        else:
-            event_ids.add(result.event_id)
-    return event_ids, dead
-
-
 def _events(run: FaultRun) -> list[Event]:
     garbage = {value for value, _ in INTERNAL_GARBAGE.values()}
     return [Event.model_validate_json(v) for v in run.outputs[T.EVENTS.name] if v not in garbage]
@@ -228,14 +215,8 @@ def _stored(run: FaultRun) -> tuple[dict[str, Warning], dict[str, list[Warning]]
         store.close()
 
 
-def _content(warning: Warning) -> tuple:
-    """What a version says, without the times it was written at."""
-    return (warning.msg_type, warning.level, warning.region_code, warning.category, warning.sources,
-            round(warning.score, 6), tuple(s.signal_id for s in warning.signals))
-
-
 def test_the_worker_was_killed_mid_stream_past_its_snapshot(killed_run: FaultRun) -> None:
-    expected_ids, _ = _offline(killed_run.raw)
+    expected_ids, _ = offline_outcome(killed_run.raw)
     assert 0 < killed_run.events_at_kill < len(expected_ids)
     assert killed_run.lag_at_kill > 0  # measured before the rest was sent: the first part was not all done
     assert killed_run.workers[0].process is not None and killed_run.workers[0].process.returncode == 0
@@ -245,7 +226,7 @@ def test_the_worker_was_killed_mid_stream_past_its_snapshot(killed_run: FaultRun
 
 
 def test_no_raw_record_is_lost(killed_run: FaultRun) -> None:
-    expected_ids, expected_dead = _offline(killed_run.raw)
+    expected_ids, expected_dead = offline_outcome(killed_run.raw)
     on_topic = Counter(e.event_id for e in _events(killed_run))
     missing = expected_ids - set(on_topic)
     assert not missing, f"{len(missing)} events lost, e.g. {sorted(missing)[:5]}"
@@ -294,14 +275,14 @@ def test_store_holds_the_replays_warnings_no_more_no_fewer(killed_run: FaultRun)
     assert online == offline
 
 
-def test_every_warning_version_has_one_content(killed_run: FaultRun) -> None:
+def test_every_warning_version_has_oneversion_content(killed_run: FaultRun) -> None:
     contents: dict[tuple[str, int], set[tuple]] = {}
     for warning in _warnings(killed_run):
-        contents.setdefault((warning.warning_id, warning.version), set()).add(_content(warning))
+        contents.setdefault((warning.warning_id, warning.version), set()).add(version_content(warning))
     conflicting = {key: sorted(map(str, found)) for key, found in contents.items() if len(found) > 1}
     assert not conflicting, f"versions published with different content: {conflicting}"
     current, versions = _stored(killed_run)
     for wid, stored in versions.items():
         assert [w.version for w in stored] == list(range(1, current[wid].version + 1))
         for warning in stored:
-            assert {_content(warning)} == contents[(wid, warning.version)]
+            assert {version_content(warning)} == contents[(wid, warning.version)]
