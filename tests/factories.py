@@ -1,9 +1,12 @@
-"""Raw records for tests, built as upstream systems would send them."""
+"""Records for tests: raw records built as upstream systems would send them, and detector signals
+for the grader."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+
+from riskwatch.schemas import Signal, SignalKind, Source
 
 BEIJING = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 23, 0, 0, tzinfo=BEIJING)
@@ -44,3 +47,36 @@ def sensor(device: str, at: datetime, value: float, metric: str = "water_pressur
     return json.dumps(
         {"device_id": device, "metric": metric, "value": value, "unit": unit, "ts": at.isoformat(), "lat": 34.79, "lon": 113.689, "grid_code": grid}
     ).encode()
+
+
+def signal(
+    source: Source,
+    score: float,
+    minutes: float = 0,
+    *,
+    region: str = STREET,
+    category: str = "water_supply",
+    hard_rule: str | None = None,
+    detector: str | None = None,
+    reason: str | None = None,
+    observed: float = 10,
+    expected: float = 1,
+    signal_id: str | None = None,
+) -> Signal:
+    """A surge signal `minutes` after T0 (detector `<source>_detector` unless given); its id is
+    unique per combination of the arguments that shape the grading."""
+    return Signal(
+        signal_id=signal_id or f"{source.value}-{category}-{region}-{score}-{minutes}-{hard_rule}",
+        detector=detector or f"{source.value}_detector",
+        kind=SignalKind.surge,
+        source=source,
+        region_code=region,
+        district_code=region[:6],
+        category=category,
+        at=T0 + timedelta(minutes=minutes),
+        score=score,
+        observed=observed,
+        expected=expected,
+        reason=reason or f"{category} looks wrong",
+        hard_rule=hard_rule,
+    )

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from typing import Any
 
 from riskwatch.alerts.grading import Grader
 from riskwatch.config.loader import load_city_config
-from riskwatch.schemas import Level, MsgType, Signal, SignalKind, Source
+from riskwatch.schemas import Level, MsgType, Signal, Source
+from tests.factories import signal
 
 CONFIG = load_city_config()
 STREET = "410105002"
 
 
-def _signal(source: Source, score: float, minutes: float = 0, category: str = "water_supply", hard_rule: str | None = None, street: str = STREET) -> Signal:
-    from tests.factories import T0
-
-    return Signal(
-        signal_id=f"{source.value}-{score}-{minutes}-{hard_rule}-{street}-{category}",
-        detector="test",
-        kind=SignalKind.surge,
-        source=source,
-        region_code=street,
-        district_code=street[:6],
-        category=category,
-        at=T0 + timedelta(minutes=minutes),
-        score=score,
-        observed=10,
-        expected=1,
-        reason="test reason",
-        hard_rule=hard_rule,
-    )
+def _signal(source: Source, score: float, minutes: float = 0, **options: Any) -> Signal:
+    """A signal from the detector `test`, with the reason `test reason`."""
+    return signal(source, score, minutes, detector="test", reason="test reason", **options)
 
 
 def test_weak_signal_raises_nothing() -> None:
@@ -62,7 +48,7 @@ def test_hard_rule_sets_a_floor() -> None:
 def test_separate_streets_groups_and_times_are_separate_warnings() -> None:
     grader = Grader(CONFIG)
     a = grader.grade(_signal(Source.sensor, 0.9))
-    b = grader.grade(_signal(Source.sensor, 0.9, street="410102001"))  # another district: never a neighbour
+    b = grader.grade(_signal(Source.sensor, 0.9, region="410102001"))  # another district: never a neighbour
     c = grader.grade(_signal(Source.sensor, 0.9, category="gas_supply"))
     d = grader.grade(_signal(Source.sensor, 0.9, minutes=60 * 5))
     ids = {w.warning_id for w in (a, b, c, d) if w is not None}

@@ -14,40 +14,14 @@ from riskwatch.alerts.grading import Grader
 from riskwatch.alerts.muting import SilenceLike
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, ConfigError, load_model
 from riskwatch.config.models import GradingConfig
-from riskwatch.schemas import Level, MsgType, Signal, SignalKind, Source, WarningStatus
+from riskwatch.schemas import Level, MsgType, Source, WarningStatus
 from tests.factories import T0
+from tests.factories import signal as _signal
 from tests.unit.test_grading import CONFIG
 
 STREET = "410105002"  # 花园路街道
 NEIGHBOUR = "410105001"  # 经八路街道, 1.9 km away, same district
 FAR = "410105003"  # 人民路街道: 1.9 km from 花园路 but 2.2 km from 经八路
-
-
-def _signal(
-    source: Source,
-    score: float,
-    minutes: float = 0,
-    *,
-    category: str = "water_supply",
-    street: str = STREET,
-    hard_rule: str | None = None,
-    sid: str | None = None,
-) -> Signal:
-    return Signal(
-        signal_id=sid or f"{source.value}-{category}-{street}-{score}-{minutes}",
-        detector=f"{source.value}_detector",
-        kind=SignalKind.surge,
-        source=source,
-        region_code=street,
-        district_code=street[:6],
-        category=category,
-        at=T0 + timedelta(minutes=minutes),
-        score=score,
-        observed=10,
-        expected=1,
-        reason=f"{category} looks wrong",
-        hard_rule=hard_rule,
-    )
 
 
 @dataclass(frozen=True)
@@ -72,7 +46,7 @@ class _Silence:
 def test_signal_in_a_neighbouring_street_joins_the_open_incident_and_stays_placed() -> None:
     grader = Grader(CONFIG)
     [alert] = grader.process(_signal(Source.sensor, 0.95))
-    [update] = grader.process(_signal(Source.hotline, 0.9, 10, street=NEIGHBOUR))
+    [update] = grader.process(_signal(Source.hotline, 0.9, 10, region=NEIGHBOUR))
     assert update.msg_type is MsgType.update and update.warning_id == alert.warning_id
     assert update.region_code == STREET and update.level is Level.II
     assert "相邻街道 金水区经八路街道（410105001，相距 1.9 km）的信号已并入本事件" in update.explanation
@@ -80,9 +54,9 @@ def test_signal_in_a_neighbouring_street_joins_the_open_incident_and_stays_place
 
 def test_streets_beyond_the_radius_or_in_another_district_open_their_own_incidents() -> None:
     grader = Grader(CONFIG)
-    [first] = grader.process(_signal(Source.sensor, 0.95, street=NEIGHBOUR))
-    [far] = grader.process(_signal(Source.sensor, 0.95, 5, street=FAR))
-    [other_district] = grader.process(_signal(Source.sensor, 0.95, 5, street="410102001"))
+    [first] = grader.process(_signal(Source.sensor, 0.95, region=NEIGHBOUR))
+    [far] = grader.process(_signal(Source.sensor, 0.95, 5, region=FAR))
+    [other_district] = grader.process(_signal(Source.sensor, 0.95, 5, region="410102001"))
     assert len({first.warning_id, far.warning_id, other_district.warning_id}) == 3
     assert far.msg_type is MsgType.alert and far.region_code == FAR
 
@@ -107,7 +81,7 @@ def test_related_group_signal_corroborates_the_cause_instead_of_its_own_warning(
 def test_related_signal_in_a_neighbouring_street_corroborates_too() -> None:
     grader = Grader(CONFIG)
     grader.process(_signal(Source.sensor, 0.95))
-    [update] = grader.process(_signal(Source.hotline, 0.9, 15, category="road_traffic", street=NEIGHBOUR))
+    [update] = grader.process(_signal(Source.hotline, 0.9, 15, category="road_traffic", region=NEIGHBOUR))
     assert update.region_code == STREET and set(update.sources) == {Source.sensor, Source.hotline}
 
 
@@ -305,7 +279,7 @@ def test_a_replay_gives_the_same_messages() -> None:
     signals = [
         _signal(Source.sensor, 0.62, category="road_traffic"),
         _signal(Source.sensor, 0.95, 5),
-        _signal(Source.hotline, 0.9, 10, street=NEIGHBOUR),
+        _signal(Source.hotline, 0.9, 10, region=NEIGHBOUR),
         _signal(Source.police, 0.9, 15, category="road_traffic"),
     ]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from typing import Any
 
 from riskwatch.alerts.grading import Grader
 from riskwatch.config.loader import CityConfig
-from riskwatch.schemas import Level, MsgType, Signal, SignalKind, Source, Warning
-from tests.factories import T0
+from riskwatch.schemas import Level, MsgType, Signal, Source, Warning
+from tests.factories import signal
 from tests.unit.test_grading import CONFIG
 
 DISTRICT = "410105"  # 金水区
@@ -17,35 +17,14 @@ STREET = "410105002"  # 花园路街道, in 金水区
 OTHER_DISTRICT_STREET = "410102001"  # a street of another district
 
 
-def _signal(
-    source: Source,
-    score: float,
-    minutes: float = 0,
-    *,
-    region: str = STREET,
-    category: str = "water_supply",
-    detector: str | None = None,
-    hard_rule: str | None = None,
-) -> Signal:
-    return Signal(
-        signal_id=f"{source.value}-{category}-{region}-{score}-{minutes}-{hard_rule}",
-        detector=detector or ("count_trend" if region == DISTRICT else f"{source.value}_detector"),
-        kind=SignalKind.surge,
-        source=source,
-        region_code=region,
-        district_code=region[:6],
-        category=category,
-        at=T0 + timedelta(minutes=minutes),
-        score=score,
-        observed=12,
-        expected=3,
-        reason=f"{category} calls well above the baseline",
-        hard_rule=hard_rule,
-    )
+def _signal(source: Source, score: float, minutes: float = 0, *, category: str = "water_supply", **options: Any) -> Signal:
+    """A signal whose counts and reason read like a count detector's."""
+    return signal(source, score, minutes, category=category, observed=12, expected=3,
+                  reason=f"{category} calls well above the baseline", **options)
 
 
 def _trend(source: Source, score: float, minutes: float, **kwargs: object) -> Signal:
-    return _signal(source, score, minutes, region=DISTRICT, **kwargs)  # type: ignore[arg-type]
+    return _signal(source, score, minutes, region=DISTRICT, detector="count_trend", **kwargs)
 
 
 def _config(absorb: bool) -> CityConfig:
