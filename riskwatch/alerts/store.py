@@ -110,7 +110,8 @@ def row_to_warning(row: WarningRow) -> Warning:
     return Warning.model_validate({name: getattr(row, name) for name in Warning.model_fields})
 
 
-def _transition(row: TransitionRow) -> Transition:
+def row_to_transition(row: TransitionRow) -> Transition:
+    """Rebuild a lifecycle transition from its `warning_transitions` row."""
     return Transition(
         warning_id=row.warning_id,
         from_status=WarningStatus(row.from_status),
@@ -486,13 +487,13 @@ class WarningStore:
         """Every transition of a warning, oldest first."""
         stmt = select(TransitionRow).where(TransitionRow.warning_id == warning_id).order_by(TransitionRow.id)
         with self._sessions() as session:
-            return [_transition(row) for row in session.scalars(stmt)]
+            return [row_to_transition(row) for row in session.scalars(stmt)]
 
     def transitions_after(self, after_id: int = 0, limit: int = 500) -> builtins.list[tuple[int, Transition]]:
         """Transitions recorded after row id `after_id`, with their ids, for change feeds that poll."""
         stmt = select(TransitionRow).where(TransitionRow.id > after_id).order_by(TransitionRow.id).limit(limit)
         with self._sessions() as session:
-            return [(row.id, _transition(row)) for row in session.scalars(stmt)]
+            return [(row.id, row_to_transition(row)) for row in session.scalars(stmt)]
 
     def disposal(self, warning_id: str) -> Disposal | None:
         """Department, tier and deadlines of a warning, or None if it is not in the queue."""

@@ -19,16 +19,12 @@ from sqlalchemy.orm import Session
 from riskwatch.alerts.lifecycle import Disposal, Transition
 from riskwatch.alerts.publication import Publication
 from riskwatch.alerts.tables import DisposalRow, PublicationRow, TransitionRow, WarningRow, WarningVersionRow
+from riskwatch.alerts.store import row_to_transition, row_to_warning
 from riskwatch.api.feed import WarningChange
 from riskwatch.schemas import Level, Warning, WarningStatus
 
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def row_to_warning(row: WarningRow) -> Warning:
-    """The pydantic warning of a `warnings` row."""
-    return Warning.model_validate({name: getattr(row, name) for name in Warning.model_fields})
 
 
 def _model(model: type[M], row: object | None) -> M | None:
@@ -171,17 +167,5 @@ class ChangeCursor:
             self._transition_id = transition_rows[-1][0].id
         return Changes(
             warnings=[current[w] for w in changed_ids if w in current],
-            transitions=[(_transition(row), department) for row, department in transition_rows],
+            transitions=[(row_to_transition(row), department) for row, department in transition_rows],
         )
-
-
-def _transition(row: TransitionRow) -> Transition:
-    return Transition(
-        warning_id=row.warning_id,
-        from_status=WarningStatus(row.from_status),
-        to_status=WarningStatus(row.to_status),
-        actor=row.actor,
-        role=row.role,
-        reason=row.reason,
-        at=row.at,
-    )
