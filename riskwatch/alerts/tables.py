@@ -93,13 +93,12 @@ class WarningVersionRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_utcnow)
 
 
-class TransitionRow(Base):
-    """One applied lifecycle move; `id` grows with time, so change feeds can poll `id > last`."""
+class _StatusMove:
+    """Columns of a lifecycle move: which warning, from and to which status, who, why and when.
 
-    __tablename__ = "transitions"
-    __table_args__ = (Index("ix_transitions_warning_id_id", "warning_id", "id"), Index("ix_transitions_at", "at"))
+    Shared by applied transitions and by the feedback that asked for one, so the two stay alike.
+    """
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     warning_id: Mapped[str] = mapped_column(String(64), _warning_fk())
     from_status: Mapped[str] = mapped_column(String(32))
     to_status: Mapped[str] = mapped_column(String(32))
@@ -107,6 +106,15 @@ class TransitionRow(Base):
     role: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TransitionRow(_StatusMove, Base):
+    """One applied lifecycle move; `id` grows with time, so change feeds can poll `id > last`."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (Index("ix_transitions_warning_id_id", "warning_id", "id"), Index("ix_transitions_at", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
 
 
 class DisposalRow(Base):
@@ -201,21 +209,14 @@ class PublicationRow(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-class FeedbackRow(Base):
+class FeedbackRow(_StatusMove, Base):
     """A command-center action received as feedback; the id makes redelivery harmless."""
 
     __tablename__ = "feedback"
     __table_args__ = (Index("ix_feedback_warning_id_at", "warning_id", "at"),)
 
     feedback_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    warning_id: Mapped[str] = mapped_column(String(64), _warning_fk())
     action: Mapped[str] = mapped_column(String(32))
-    from_status: Mapped[str] = mapped_column(String(32))
-    to_status: Mapped[str] = mapped_column(String(32))
-    actor: Mapped[str] = mapped_column(String(128))
-    role: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class DetectorOutcomeRow(Base):
