@@ -295,16 +295,22 @@ class Grader:
         previous = incident.published_level
         level = grade.level if previous is None or grade.level.rank > previous.rank else previous
         new_sources = incident.sources - incident.published_sources
-        if previous is not None and level is previous and not new_sources:
+        # A hard rule firing is evidence the command center must see even at the same level
+        # (e.g. the street's own pressure alarm arriving after hotline calls already raised it).
+        new_rules = set(incident.hard_rules) - incident.published_rules
+        if previous is not None and level is previous and not new_sources and not new_rules:
             return []
         lead: list[str] = []
         if previous is not None and level is not previous:
             lead.append(f"等级由{level_zh(previous)}升至{level_zh(level)}")
         if previous is not None and new_sources:
             lead.append(f"新增来源印证：{sources_zh(new_sources)}")
+        if previous is not None and new_rules:
+            lead.append(f"新增硬性规则触发：{'、'.join(sorted(new_rules))}")
         incident.version += 1
         msg_type = MsgType.alert if previous is None else MsgType.update
         incident.published_level, incident.published_sources, incident.published_score = level, incident.sources, grade.score
+        incident.published_rules = set(incident.hard_rules)
         coarser_cancels = self._cover_coarser(incident, at)  # first, so this message notes them
         messages = [self.writer.write(incident, grade, level, msg_type, at, lead)]
         messages += self._inhibit_covered(incident, at)

@@ -75,10 +75,11 @@ class Incident(BaseModel):
     published_level: Level | None = None
     published_sources: set[Source] = Field(default_factory=set)
     published_score: float | None = None
+    published_rules: set[str] = Field(default_factory=set, description="Hard rules the last message already showed")
     version: int = 0
     cancel_published: bool = False
 
-    @field_serializer("signal_ids", "published_sources")
+    @field_serializer("signal_ids", "published_sources", "published_rules")
     def _sorted(self, values: set[str] | set[Source]) -> list[str]:
         """Sets are written sorted, so equal states give identical snapshots."""
         return sorted(v.value if isinstance(v, Source) else v for v in values)

@@ -220,9 +220,13 @@ def test_store_holds_the_latest_version_of_every_warning(run: dict) -> None:
 def test_replay_gives_the_same_warnings_as_the_kafka_path(run: dict) -> None:
     files = run["files"]
     result = replay(load_city_config(), [str(files / n) for n in ("hotline.jsonl", "police.jsonl", "sensor.jsonl")])
-    offline = {k: (w.level, w.region_code, w.category, w.version) for k, w in result.final_warnings().items()}
-    online = {k: (w.level, w.region_code, w.category, w.version) for k, w in _latest(run["outputs"][T.WARNINGS.name]).items()}
-    assert offline == online
+    # The same warnings with the same level, place, category and sources. How many Updates it
+    # took may differ: the worker reads the three raw topics at their own paces, so evidence can
+    # reach the grader in another order than the replay's single time-ordered pass.
+    def final(warnings: dict[str, Warning]) -> dict[str, tuple]:
+        return {k: (w.level, w.region_code, w.category, frozenset(w.sources), w.msg_type) for k, w in warnings.items()}
+
+    assert final(result.final_warnings()) == final(_latest(run["outputs"][T.WARNINGS.name]))
 
 
 # These two change the warnings' state, so they run last in this module.

@@ -160,3 +160,16 @@ def test_a_replay_of_hierarchical_input_gives_the_same_messages() -> None:
     first = run()
     assert [m[2] for m in first] == [MsgType.alert, MsgType.alert, MsgType.cancel, MsgType.update, MsgType.update]
     assert run() == first
+
+
+def test_a_hard_rule_joining_at_the_same_level_is_published_as_an_update() -> None:
+    grader = Grader(CONFIG)
+    [alert] = grader.process(_signal(Source.sensor, 0.95, 0))
+    assert alert.level is Level.III and not any("alarm_limit" in line for line in alert.explanation)
+    # The street's own alarm arrives later from the same source: no new level, no new source,
+    # but the command center must see the rule behind the warning.
+    [update] = grader.process(_signal(Source.sensor, 0.5, 10, hard_rule="alarm_limit"))
+    assert update.msg_type is MsgType.update and update.level is Level.III and update.version == 2
+    assert update.explanation[0] == "新增硬性规则触发：alarm_limit"
+    # The same rule firing again changes nothing.
+    assert grader.process(_signal(Source.sensor, 0.55, 12, hard_rule="alarm_limit")) == []
