@@ -193,3 +193,23 @@ def version_content(warning: Warning) -> tuple:
     """What a warning version says, without the times it was written at."""
     return (warning.msg_type, warning.level, warning.region_code, warning.category, warning.sources,
             round(warning.score, 6), tuple(s.signal_id for s in warning.signals))
+
+
+def significant_incidents(warnings: Iterable[Warning]) -> Counter[tuple[str, str, str]]:
+    """Standing warnings of level Ⅲ or above, counted by (level, region, category).
+
+    This is what a fault must neither lose nor duplicate. Warning ids and which street a weak
+    (level Ⅳ) signal is attributed to depend on which signal reaches the grader first, and a
+    worker catching up on a backlog reads the three raw topics at different paces, so those are
+    compared only where arrival order is the same (`ids_and_places`).
+    """
+    return Counter(
+        (w.level.value, w.region_code, w.category)
+        for w in warnings
+        if w.level.rank >= 2 and w.msg_type.value != "Cancel"
+    )
+
+
+def ids_and_places(warnings: dict[str, Warning]) -> dict[str, tuple]:
+    """{warning id: (level, region, category)}: equal to the replay's only when arrival order is."""
+    return {wid: (w.level, w.region_code, w.category) for wid, w in warnings.items()}
