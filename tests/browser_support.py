@@ -4,29 +4,21 @@ of the sample city to save while the page watches.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from playwright.sync_api import Browser, Error, sync_playwright
 
 from riskwatch.schemas import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
+from tests.unavailable import unavailable
 
 __all__ = ["chromium", "street_warning"]
 
 GRID = "410105002001001"  # 金水区花园路街道 第1网格 (riskwatch/config/regions.yaml)
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
-
-
-def _unavailable(reason: str) -> None:
-    """Skip locally; fail in CI, where the browser test must really run."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 # --------------------------------------------------------------------------- browser
@@ -45,12 +37,12 @@ def chromium() -> Iterator[Browser]:
     """Headless system Chromium under Playwright (no downloaded browser); fails in CI if missing."""
     executable = chromium_executable()
     if executable is None:
-        _unavailable("no system Chromium on PATH (Debian package `chromium`)")
+        unavailable("no system Chromium on PATH (Debian package `chromium`)")
     with sync_playwright() as playwright:
         try:
             browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
         except Error as exc:
-            _unavailable(f"cannot launch {executable} with Playwright: {exc}")
+            unavailable(f"cannot launch {executable} with Playwright: {exc}")
         try:
             yield browser
         finally:

@@ -16,17 +16,7 @@ import pytest
 
 from riskwatch.devservices.kafka import KafkaBroker, KafkaUnavailable
 from riskwatch.devservices.postgres import PostgresServer, PostgresUnavailable
-
-
-def _in_ci() -> bool:
-    return bool(os.environ.get("CI"))
-
-
-def _unavailable(reason: str) -> None:
-    """Skip locally; fail in CI, where every test must really run."""
-    if _in_ci():
-        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)", pytrace=False)
-    pytest.skip(reason)
+from tests.unavailable import in_ci, unavailable
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +29,7 @@ def kafka_bootstrap() -> Iterator[str]:
     try:
         broker.start()
     except KafkaUnavailable as exc:
-        _unavailable(f"cannot start Kafka: {exc}")
+        unavailable(f"cannot start Kafka: {exc}")
     try:
         yield broker.bootstrap
     finally:
@@ -56,7 +46,7 @@ def postgres_url() -> Iterator[str]:
     try:
         server.start()
     except PostgresUnavailable as exc:
-        _unavailable(f"cannot start PostgreSQL: {exc}")
+        unavailable(f"cannot start PostgreSQL: {exc}")
     try:
         yield server.url
     finally:
@@ -70,14 +60,14 @@ def _skipped_reports(config: pytest.Config) -> list[pytest.TestReport]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI a skipped test means untested code: turn skips into a failed run."""
-    if _in_ci() and _skipped_reports(session.config):
+    if in_ci() and _skipped_reports(session.config):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """List the skips that fail a CI run."""
     skipped = _skipped_reports(config)
-    if not (_in_ci() and skipped):
+    if not (in_ci() and skipped):
         return
     terminalreporter.section(f"CI: {len(skipped)} skipped test(s) fail the run", red=True)
     for report in skipped:

@@ -185,14 +185,10 @@ class SensorHealthDetector:
             return None
         series.stuck_reported = True
         start = series.run_start or event
-        return Signal(
-            signal_id=stable_id(self.name, "stuck", start.event_id),
-            detector=self.name,
-            kind=SignalKind.health,
-            source=event.source,
-            region_code=event.region_code,
-            district_code=event.district_code,
-            category=event.category,
+        return self._health_signal(
+            "stuck",
+            start,
+            event,
             at=event.occurred_at,
             score=excess_to_score(-log10_p, threshold),
             observed=value,
@@ -231,14 +227,10 @@ class SensorHealthDetector:
         if series.flat_start is not None:
             return None  # already reported this flat stretch
         series.flat_start = event
-        return Signal(
-            signal_id=stable_id(self.name, "flat", event.event_id),
-            detector=self.name,
-            kind=SignalKind.health,
-            source=event.source,
-            region_code=event.region_code,
-            district_code=event.district_code,
-            category=event.category,
+        return self._health_signal(
+            "flat",
+            event,
+            event,
             at=event.occurred_at,
             score=excess_to_score(math.log(usual / spread), math.log(1 / c.flat_ratio)),
             observed=round(spread, 9),
@@ -254,14 +246,10 @@ class SensorHealthDetector:
         self, last: Event, at: datetime, silence: float, usual: float, closing: Event | None = None
     ) -> Signal:
         evidence = (last.event_id,) if closing is None else (last.event_id, closing.event_id)
-        return Signal(
-            signal_id=stable_id(self.name, "gap", last.event_id),
-            detector=self.name,
-            kind=SignalKind.health,
-            source=last.source,
-            region_code=last.region_code,
-            district_code=last.district_code,
-            category=last.category,
+        return self._health_signal(
+            "gap",
+            last,
+            last,
             at=at,
             score=excess_to_score(silence / usual, self.config.gap_factor),
             observed=silence,
@@ -270,6 +258,37 @@ class SensorHealthDetector:
                 f"{last.device_id} {last.metric}: no reading for {_duration(silence)} after "
                 f"{last.occurred_at:%Y-%m-%d %H:%M} (usually every {_duration(usual)})"
             ),
+            evidence=evidence,
+        )
+
+    def _health_signal(
+        self,
+        check: str,
+        first: Event,
+        where: Event,
+        *,
+        at: datetime,
+        score: float,
+        observed: float,
+        expected: float | None,
+        reason: str,
+        evidence: tuple[str, ...],
+    ) -> Signal:
+        """A maintenance signal of one check, identified by the check and the reading it began at
+        (`first`), placed where the sensor (`where`) is."""
+        return Signal(
+            signal_id=stable_id(self.name, check, first.event_id),
+            detector=self.name,
+            kind=SignalKind.health,
+            source=where.source,
+            region_code=where.region_code,
+            district_code=where.district_code,
+            category=where.category,
+            at=at,
+            score=score,
+            observed=observed,
+            expected=expected,
+            reason=reason,
             evidence=evidence,
         )
 
