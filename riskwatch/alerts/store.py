@@ -112,67 +112,26 @@ def row_to_warning(row: WarningRow) -> Warning:
 
 def row_to_transition(row: TransitionRow) -> Transition:
     """Rebuild a lifecycle transition from its `warning_transitions` row."""
-    return Transition(
-        warning_id=row.warning_id,
-        from_status=WarningStatus(row.from_status),
-        to_status=WarningStatus(row.to_status),
-        actor=row.actor,
-        role=row.role,
-        reason=row.reason,
-        at=row.at,
-    )
+    return Transition.model_validate(row, from_attributes=True)
+
+
+# Rows and models share their field names, so pydantic reads a row's attributes directly.
 
 
 def _escalation(row: EscalationRow) -> Escalation:
-    return Escalation(
-        warning_id=row.warning_id,
-        deadline=row.deadline,  # type: ignore[arg-type] - only the two literals are written
-        due=row.due,
-        tier_from=row.tier_from,
-        tier_to=row.tier_to,
-        at=row.at,
-    )
+    return Escalation.model_validate(row, from_attributes=True)
 
 
 def _disposal(row: DisposalRow) -> Disposal:
-    return Disposal(
-        warning_id=row.warning_id,
-        department=row.department,
-        tier=row.tier,
-        acknowledge_due=row.acknowledge_due,
-        resolve_due=row.resolve_due,
-        acknowledged_at=row.acknowledged_at,
-        resolved_at=row.resolved_at,
-        escalations=row.escalations,
-        raised_at=row.raised_at,
-    )
+    return Disposal.model_validate(row, from_attributes=True)
 
 
 def _silence(row: SilenceRow) -> Silence:
-    return Silence(
-        silence_id=row.silence_id,
-        region_prefix=row.region_prefix,
-        categories=tuple(row.categories),
-        starts_at=row.starts_at,
-        ends_at=row.ends_at,
-        reason=row.reason,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        expired_at=row.expired_at,
-        expired_by=row.expired_by,
-    )
+    return Silence.model_validate(row, from_attributes=True)
 
 
 def _audit_entry(row: AuditRow) -> AuditEntry:
-    return AuditEntry(
-        entry_id=row.entry_id,
-        actor=row.actor,
-        role=row.role,
-        action=row.action,
-        target=row.target,
-        detail=row.detail,
-        at=row.at,
-    )
+    return AuditEntry.model_validate(row, from_attributes=True)
 
 
 def _write_audit(session: Session, audit: AuditFor[_Result] | None, result: _Result, at: datetime) -> None:
