@@ -8,7 +8,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY riskwatch ./riskwatch
+COPY contracts ./contracts
+COPY config ./config
+COPY detectors ./detectors
+COPY streams ./streams
+COPY alerts ./alerts
+COPY simulator ./simulator
+COPY tools ./tools
 RUN pip install . && rm -rf /src/build
 
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/riskwatch riskwatch

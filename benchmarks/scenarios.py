@@ -31,7 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from riskwatch.config.loader import CityConfig, load_city_config
-from riskwatch.detectors.backtest import (
+from riskwatch.tools.backtest import (
     HEALTH,
     PIPELINE,
     SCORE_HEADERS,
@@ -45,7 +45,7 @@ from riskwatch.detectors.backtest import (
     write_report,
 )
 from riskwatch.detectors.registry import build_detectors
-from riskwatch.schemas import Event
+from riskwatch.contracts import Event
 from riskwatch.simulator.scenario import builtin_scenarios
 
 

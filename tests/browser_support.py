@@ -12,12 +12,12 @@ from typing import Any
 
 from playwright.sync_api import Browser, Error, sync_playwright
 
-from riskwatch.schemas import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
+from riskwatch.contracts import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
 from tests.unavailable import unavailable
 
 __all__ = ["chromium", "street_warning"]
 
-GRID = "410105002001001"  # 金水区花园路街道 第1网格 (riskwatch/config/regions.yaml)
+GRID = "410105002001001"  # 金水区花园路街道 第1网格 (config/regions.yaml)
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
 
 

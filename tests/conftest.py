@@ -2,7 +2,7 @@
 
 Point at existing services with ``RISKWATCH_TEST_KAFKA`` (bootstrap servers) and
 ``RISKWATCH_TEST_DATABASE_URL`` (SQLAlchemy URL); otherwise throwaway ones are
-started once per session (see ``riskwatch.devservices``). When ``CI`` is set,
+started once per session (see ``riskwatch.tools.devservices``). When ``CI`` is set,
 missing prerequisites and skipped tests fail the run instead of skipping.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from riskwatch.devservices.kafka import KafkaBroker, KafkaUnavailable
-from riskwatch.devservices.postgres import PostgresServer, PostgresUnavailable
+from riskwatch.tools.devservices.kafka import KafkaBroker, KafkaUnavailable
+from riskwatch.tools.devservices.postgres import PostgresServer, PostgresUnavailable
 from tests.unavailable import in_ci, unavailable
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from riskwatch.schemas import Signal, SignalKind, Source
+from riskwatch.contracts import Signal, SignalKind, Source
 
 BEIJING = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 23, 0, 0, tzinfo=BEIJING)

@@ -24,10 +24,10 @@ from kafka.admin import OffsetSpec
 
 from riskwatch.config.loader import load_city_config
 from riskwatch.config.regions import RegionIndex
-from riskwatch.schemas import DeadLetter, Warning
-from riskwatch.settings import Settings
+from riskwatch.contracts import DeadLetter, Warning
+from riskwatch.config.settings import Settings
 from riskwatch.simulator.sinks import Outgoing, send_in_order
-from riskwatch.streams import topics as T
+from riskwatch.contracts import topics as T
 from riskwatch.streams.admin import Offsets
 from riskwatch.streams.pipeline import NormalizeStage
 from riskwatch.streams.worker import ready_file, worker_env
@@ -128,7 +128,7 @@ class WorkerProcess:
         """
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "riskwatch", "worker"],
+                [sys.executable, "-m", "riskwatch.tools", "worker"],
                 env=worker_env(self.settings), stdout=log, stderr=subprocess.STDOUT,
             )
         pid = str(self.process.pid)

@@ -12,7 +12,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from riskwatch.schemas import Source
+from riskwatch.contracts import Source
 from tests.factories import T0, hotline, police, sensor
 
 #: Required fields of each source and a value of the wrong type for each (pydantic's lax mode

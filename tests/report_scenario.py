@@ -14,10 +14,10 @@ from statistics import fmean
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from riskwatch.alerts.clock import ManualClock
-from riskwatch.alerts.feedback import Feedback
-from riskwatch.alerts.store import WarningStore
-from riskwatch.schemas import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
+from riskwatch.alerts.disposal.clock import ManualClock
+from riskwatch.contracts.feedback import Feedback
+from riskwatch.alerts.store.store import WarningStore
+from riskwatch.contracts import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
 
 SH = ZoneInfo("Asia/Shanghai")
 

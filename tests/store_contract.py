@@ -19,18 +19,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, func, select
 
-from riskwatch.alerts.audit import AuditRecord
-from riskwatch.alerts.clock import ManualClock
-from riskwatch.alerts.feedback import DetectorPrecision, Feedback
-from riskwatch.alerts.lifecycle import ALLOWED_TRANSITIONS, IllegalTransition, Transition, UnknownWarning
-from riskwatch.alerts.pipeline_health import HealthSnapshot
-from riskwatch.alerts.publication import Publication, PublicationState
-from riskwatch.alerts.schema import head_revision
-from riskwatch.alerts.silences import SilenceRequest, UnknownSilence
-from riskwatch.alerts.store import Base, WarningStore, WarningVersionRow
-from riskwatch.alerts.tables import AuditRow, TokenRow
-from riskwatch.alerts.tokens import Identity, Role, UnknownToken
-from riskwatch.schemas import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
+from riskwatch.alerts.store.audit import AuditRecord
+from riskwatch.alerts.disposal.clock import ManualClock
+from riskwatch.contracts import Feedback
+from riskwatch.alerts.disposal.outcomes import DetectorPrecision
+from riskwatch.alerts.disposal.lifecycle import ALLOWED_TRANSITIONS, IllegalTransition, Transition, UnknownWarning
+from riskwatch.alerts.store.pipeline_health import HealthSnapshot
+from riskwatch.alerts.disposal.publication import Publication, PublicationState
+from riskwatch.alerts.store.schema import head_revision
+from riskwatch.alerts.disposal.silences import SilenceRequest, UnknownSilence
+from riskwatch.alerts.store.store import Base, WarningStore, WarningVersionRow
+from riskwatch.alerts.store.tables import AuditRow, TokenRow
+from riskwatch.alerts.store.tokens import Identity, Role, UnknownToken
+from riskwatch.contracts import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
 
 StoreFactory = Callable[[], WarningStore]
 

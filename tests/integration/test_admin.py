@@ -12,10 +12,10 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 import typer
 from typer.testing import CliRunner
 
-from riskwatch.schemas import Level, MsgType, Source, Warning
+from riskwatch.contracts import Level, MsgType, Source, Warning
 from riskwatch.streams import admin
-from riskwatch.streams.admin_cli import register
-from riskwatch.streams.topics import ALL_TOPICS, FEEDBACK, WARNINGS
+from riskwatch.tools.topics_cli import register
+from riskwatch.contracts.topics import ALL_TOPICS, FEEDBACK, WARNINGS
 
 pytestmark = pytest.mark.integration
 

@@ -11,12 +11,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi.testclient import TestClient
 
-from riskwatch.alerts.cap import validate_cap
-from riskwatch.alerts.store import WarningStore
-from riskwatch.api import create_app
-from riskwatch.api.feedback_publisher import FEEDBACK_TOPIC, KafkaFeedbackPublisher, NoFeedbackPublisher
-from riskwatch.api.options import ApiOptions
-from riskwatch.settings import Settings
+from riskwatch.alerts.feed.cap import validate_cap
+from riskwatch.alerts.store.store import WarningStore
+from riskwatch.alerts.feed.app import create_app
+from riskwatch.alerts.feed.feedback_publisher import FEEDBACK_TOPIC, KafkaFeedbackPublisher, NoFeedbackPublisher
+from riskwatch.alerts.feed.options import ApiOptions
+from riskwatch.config.settings import Settings
 from riskwatch.streams.admin import create_topics
 from tests.api_support import api_warning, bearer, make_tokens
 from tests.databases import fresh_database

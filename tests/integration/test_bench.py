@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from riskwatch.simulator.scenario import load_scenario
-from riskwatch.streams.bench import BenchError, LatencyOptions, bench_input, format_table, run_bench
-from riskwatch.streams.embedded import EmbeddedBroker
+from riskwatch.tools.bench import BenchError, LatencyOptions, bench_input, format_table, run_bench
+from riskwatch.tools.embedded_broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 

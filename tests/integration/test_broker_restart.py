@@ -23,15 +23,15 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from riskwatch.alerts.store import WarningStore
+from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import load_city_config
-from riskwatch.devservices.kafka import KafkaBroker
-from riskwatch.schemas import DeadLetter, Event, Warning
-from riskwatch.settings import Settings
+from riskwatch.tools.devservices.kafka import KafkaBroker
+from riskwatch.contracts import DeadLetter, Event, Warning
+from riskwatch.config.settings import Settings
 from riskwatch.simulator.generate import simulate
 from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import FILE_NAMES, Outgoing, encode, write_files
-from riskwatch.streams import topics as T
+from riskwatch.contracts import topics as T
 from riskwatch.streams.admin import create_topics
 from riskwatch.streams.replay import replay
 from tests.databases import fresh_database

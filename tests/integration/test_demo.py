@@ -12,14 +12,14 @@ import httpx
 
 import pytest
 
-from riskwatch.alerts.store import WarningStore
+from riskwatch.alerts.store.store import WarningStore
 
 pytestmark = pytest.mark.integration
 
 
 def test_demo_prints_a_graded_warning_and_stores_it(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "riskwatch", "demo", "--duration", "240"],
+        [sys.executable, "-m", "riskwatch.tools", "demo", "--duration", "240"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

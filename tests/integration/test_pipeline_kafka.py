@@ -16,14 +16,14 @@ from collections.abc import Iterator
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from riskwatch.alerts.store import WarningStore
+from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import load_city_config
-from riskwatch.devservices.kafka import KafkaBroker
-from riskwatch.schemas import DeadLetter, Level, Warning
-from riskwatch.settings import Settings
+from riskwatch.tools.devservices.kafka import KafkaBroker
+from riskwatch.contracts import DeadLetter, Level, Warning
+from riskwatch.config.settings import Settings
 from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import publish_to_kafka, write_files
-from riskwatch.streams import topics as T
+from riskwatch.contracts import topics as T
 from riskwatch.streams.admin import Offsets, create_topics
 from riskwatch.streams.replay import replay
 from riskwatch.streams.worker import ready_file, worker_env
@@ -66,7 +66,7 @@ def run(broker: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
     write_files(scenario, files)
     env = worker_env(settings)
     log = (workdir / "worker.log").open("wb")
-    worker = subprocess.Popen([sys.executable, "-m", "riskwatch", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen([sys.executable, "-m", "riskwatch.tools", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _await(lambda: ready_file(settings).exists() or worker.poll() is not None, 120, "worker ready")
         assert worker.poll() is None, (workdir / "worker.log").read_text()
@@ -192,7 +192,7 @@ def test_malformed_records_reach_the_dead_letter_topic_with_reason(run: dict) ->
 
 
 def test_events_are_keyed_by_street_and_personal_data_is_masked(run: dict) -> None:
-    from riskwatch.schemas import Event
+    from riskwatch.contracts import Event
 
     events = [Event.model_validate_json(v) for v in run["outputs"][T.EVENTS.name]]
     texts = [e.text or "" for e in events if e.source.value == "hotline"]
@@ -251,8 +251,8 @@ def test_worker_reports_its_health_for_the_command_center(run: dict) -> None:
 
 
 def test_false_alarm_feedback_cancels_the_warning_and_scores_its_detectors(run: dict) -> None:
-    from riskwatch.alerts.feedback import Feedback
-    from riskwatch.schemas import MsgType, WarningStatus
+    from riskwatch.contracts.feedback import Feedback
+    from riskwatch.contracts import MsgType, WarningStatus
 
     warning = _burst_warning(run["outputs"][T.WARNINGS.name])
     assert warning is not None

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
-from riskwatch.devservices.kafka import KafkaBroker
+from riskwatch.tools.devservices.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
 

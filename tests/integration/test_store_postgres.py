@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import inspect, text
 
-from riskwatch.alerts.store import Base, WarningStore
+from riskwatch.alerts.store.store import Base, WarningStore
 from tests.store_contract import DisposalContract, StoreContract, StoreFactory
 
 pytestmark = pytest.mark.integration

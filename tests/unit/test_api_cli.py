@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from sqlalchemy import inspect
 from typer.testing import CliRunner
 
-from riskwatch.alerts.store import WarningStore
-from riskwatch.api.cli import register
+from riskwatch.alerts.store.store import WarningStore
+from riskwatch.tools.api_cli import register
 
 
 def _cli() -> typer.Typer:

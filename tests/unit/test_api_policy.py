@@ -6,16 +6,16 @@ import asyncio
 
 import pytest
 
-from riskwatch.alerts.tokens import Identity, Role
-from riskwatch.api import access
-from riskwatch.api.feed import ChangeFeed, FeedEvent
-from riskwatch.api.feedback_publisher import KafkaFeedbackPublisher, NoFeedbackPublisher, publisher_for
-from riskwatch.api.redaction import redact
-from riskwatch.api.routes.stream import receives
+from riskwatch.alerts.store.tokens import Identity, Role
+from riskwatch.alerts.feed import access
+from riskwatch.alerts.feed.changes import ChangeFeed, FeedEvent
+from riskwatch.alerts.feed.feedback_publisher import KafkaFeedbackPublisher, NoFeedbackPublisher, publisher_for
+from riskwatch.alerts.feed.redaction import redact
+from riskwatch.alerts.feed.routes.stream import receives
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
 from riskwatch.config.models import RegionsConfig
 from riskwatch.config.regions import RegionIndex
-from riskwatch.settings import Settings
+from riskwatch.config.settings import Settings
 from tests.api_support import DISTRICT, GAS, STREET, WATER, api_warning
 
 REGIONS = RegionIndex(load_model(DEFAULT_CONFIG_DIR / "regions.yaml", RegionsConfig))
@@ -137,7 +137,7 @@ def test_kafka_publisher_only_when_a_broker_is_configured(monkeypatch: pytest.Mo
 
 
 def test_public_wording_comes_from_structured_fields_only() -> None:
-    from riskwatch.schemas import MsgType
+    from riskwatch.contracts import MsgType
 
     cancel = access.view_of(api_warning(msg_type=MsgType.cancel, version=2), PUBLIC, REGIONS)
     assert cancel.title == "金水区供水黄色预警[III级/较重]"
@@ -147,7 +147,7 @@ def test_public_wording_comes_from_structured_fields_only() -> None:
 def test_tokens_in_query_strings_are_masked_in_the_access_log() -> None:
     import logging
 
-    from riskwatch.api.access_log import TokenMaskingFilter
+    from riskwatch.alerts.feed.access_log import TokenMaskingFilter
 
     record = logging.LogRecord(
         "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',

@@ -11,14 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from riskwatch.alerts.cap import CAP_NS, validate_cap
-from riskwatch.alerts.clock import ManualClock
-from riskwatch.alerts.store import WarningStore
-from riskwatch.api import create_app
-from riskwatch.api.options import ApiOptions
-from riskwatch.alerts.tokens import Role
-from riskwatch.schemas import Level, MsgType, WarningStatus
-from riskwatch.settings import Settings
+from riskwatch.alerts.feed.cap import CAP_NS, validate_cap
+from riskwatch.alerts.disposal.clock import ManualClock
+from riskwatch.alerts.store.store import WarningStore
+from riskwatch.alerts.feed.app import create_app
+from riskwatch.alerts.feed.options import ApiOptions
+from riskwatch.alerts.store.tokens import Role
+from riskwatch.contracts import Level, MsgType, WarningStatus
+from riskwatch.config.settings import Settings
 from tests.api_support import (
     DISTRICT,
     GAS,
@@ -407,7 +407,7 @@ def test_detail_names_the_responsible_department(api: Api, gas: str) -> None:
 
 
 def test_trends_keep_the_code_of_a_category_the_taxonomy_does_not_know() -> None:
-    from riskwatch.api.routes.ops import trends_of
+    from riskwatch.alerts.feed.routes.ops import trends_of
 
     trends = trends_of([("made_up", T0)], now=T0, days=1, names={"water_supply": "供水"})
     assert trends.names == {"made_up": "made_up"}

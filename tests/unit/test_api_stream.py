@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from riskwatch.alerts.clock import ManualClock
-from riskwatch.alerts.store import WarningStore
-from riskwatch.api import create_app
-from riskwatch.api.options import ApiOptions
-from riskwatch.schemas import Level
-from riskwatch.settings import Settings
+from riskwatch.alerts.disposal.clock import ManualClock
+from riskwatch.alerts.store.store import WarningStore
+from riskwatch.alerts.feed.app import create_app
+from riskwatch.alerts.feed.options import ApiOptions
+from riskwatch.contracts import Level
+from riskwatch.config.settings import Settings
 from tests.api_support import GAS, STREET, T0, RecordingPublisher, Tokens, api_warning, bearer, make_tokens, sqlite_store
 from tests.servers import serve
 

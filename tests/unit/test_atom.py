@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
-from riskwatch.alerts.atom import ATOM_NS, cap_atom_feed
-from riskwatch.schemas import Level, MsgType, Source, Warning
+from riskwatch.alerts.feed.atom import ATOM_NS, cap_atom_feed
+from riskwatch.contracts import Level, MsgType, Source, Warning
 
 NS = {"a": ATOM_NS}
 BASE = "https://alerts.example.org/"

@@ -14,10 +14,10 @@ import typer
 from typer.testing import CliRunner
 
 from riskwatch.config.loader import load_city_config
-from riskwatch.detectors import backtest as bt
+from riskwatch.tools import backtest as bt
 from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.detectors.series.registry import register as register_series
-from riskwatch.schemas import Level, MsgType, Signal, SignalKind, Source, Warning
+from riskwatch.contracts import Level, MsgType, Signal, SignalKind, Source, Warning
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 STREET, OTHER_STREET, DISTRICT = "410105002", "410105001", "410105"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from riskwatch.schemas import Level, MsgType, Signal, SignalKind, SignalSummary, Source, Warning
+from riskwatch.contracts import Level, MsgType, Signal, SignalKind, SignalSummary, Source, Warning
 from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import Outgoing
-from riskwatch.streams.bench_latency import LatencyStats, match, shifted_after, window
+from riskwatch.tools.bench_latency import LatencyStats, match, shifted_after, window
 
 AT = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
 

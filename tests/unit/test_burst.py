@@ -15,7 +15,7 @@ from riskwatch.config.regions import RegionIndex, haversine_km
 from riskwatch.detectors.base import Detector
 from riskwatch.detectors.burst import BurstConfig, BurstDetector, poisson_tail
 from riskwatch.detectors.count_surge import CountSurgeDetector
-from riskwatch.schemas import Event, Signal, SignalKind, Source
+from riskwatch.contracts import Event, Signal, SignalKind, Source
 from tests.factories import T0
 
 REGIONS = RegionIndex(load_model(DEFAULT_CONFIG_DIR / "regions.yaml", RegionsConfig))

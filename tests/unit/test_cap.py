@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
-from riskwatch.alerts.cap import (
+from riskwatch.alerts.feed.cap import (
     CAP_NS,
     SCHEMA_PATH,
     CapBuildError,
@@ -21,7 +21,7 @@ from riskwatch.alerts.cap import (
     warning_to_cap,
 )
 from riskwatch.config import geo
-from riskwatch.schemas import Level, MsgType, Source, Warning, WarningStatus
+from riskwatch.contracts import Level, MsgType, Source, Warning, WarningStatus
 
 SENDER = "riskwatch@410100"
 NS = {"cap": CAP_NS}

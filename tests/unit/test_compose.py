@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from riskwatch.settings import Settings
+from riskwatch.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
@@ -166,16 +167,18 @@ def test_dockerfile_installs_the_package() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
     assert re.search(r"^RUN pip install \.", text, re.M)
-    copied = " ".join(line for line in text.splitlines() if line.startswith("COPY"))
-    for needed in ("pyproject.toml", "riskwatch"):
-        assert needed in copied
+    copied = {word for line in text.splitlines() if line.startswith("COPY") for word in line.split()[1:-1]}
+    package_dirs = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-dir"].values())
+    assert package_dirs, "pyproject.toml maps no package folders"
+    missing = ({"pyproject.toml", "README.md"} | package_dirs) - copied
+    assert not missing, f"the Dockerfile does not copy {sorted(missing)}, so `pip install .` in the image would lack them"
 
 
 def test_every_riskwatch_command_exists(riskwatch_services: dict[str, dict[str, Any]]) -> None:
     """A service must not run a command the CLI does not have."""
     from typer.testing import CliRunner
 
-    from riskwatch.cli import app
+    from riskwatch.tools.cli import app
 
     for name, service in riskwatch_services.items():
         words = [w for w in _command(service)[1:] if not w.startswith("-")][:2]

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from riskwatch.cli import app
+from riskwatch.tools.cli import app
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, ConfigError, load_city_config
 
 

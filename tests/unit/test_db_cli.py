@@ -10,12 +10,12 @@ import typer
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
-from riskwatch.alerts.db_cli import register
-from riskwatch.alerts.schema import current_revision, head_revision
-from riskwatch.alerts.store import WarningStore, warning_to_row
-from riskwatch.alerts.tables import WarningRow, WarningVersionRow
-from riskwatch.alerts.tokens import Role
-from riskwatch.schemas import MsgType
+from riskwatch.tools.db_cli import register
+from riskwatch.alerts.store.schema import current_revision, head_revision
+from riskwatch.alerts.store.store import WarningStore, warning_to_row
+from riskwatch.alerts.store.tables import WarningRow, WarningVersionRow
+from riskwatch.alerts.store.tokens import Role
+from riskwatch.contracts import MsgType
 from tests.store_contract import make_warning
 
 runner = CliRunner()

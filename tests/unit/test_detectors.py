@@ -11,7 +11,7 @@ from riskwatch.detectors.base import Detector, excess_to_score
 from riskwatch.detectors.count_surge import CountSurgeDetector
 from riskwatch.detectors.registry import build_detectors, params_of
 from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
-from riskwatch.schemas import Source
+from riskwatch.contracts import Source
 from riskwatch.streams.normalize import Normalizer
 from tests.factories import T0, hotline, sensor
 

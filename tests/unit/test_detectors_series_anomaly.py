@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from riskwatch.config.loader import load_city_config
 from riskwatch.detectors.series_anomaly import SeriesAnomalyDetector, SeriesAnomalyParams
-from riskwatch.schemas import Source
+from riskwatch.contracts import Source
 from riskwatch.streams.normalize import Normalizer
 from tests.factories import T0, sensor
 

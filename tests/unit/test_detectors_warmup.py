@@ -17,7 +17,7 @@ from riskwatch.detectors.rules import RulesDetector
 from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
 from riskwatch.detectors.sensor_health import SensorHealthConfig, SensorHealthDetector
 from riskwatch.detectors.series_anomaly import SeriesAnomalyDetector
-from riskwatch.schemas import Event, Source
+from riskwatch.contracts import Event, Source
 from riskwatch.streams.normalize import Normalizer
 from tests.factories import T0, sensor
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from riskwatch.devservices import kafka
-from riskwatch.devservices.kafka import KafkaBroker, KafkaStartError, KafkaStateError
+from riskwatch.tools.devservices import kafka
+from riskwatch.tools.devservices.kafka import KafkaBroker, KafkaStartError, KafkaStateError
 
 SLEEPER = "import os, sys, time; print('launched', os.getpid(), sys.argv[-1], flush=True); time.sleep(120)"
 EXITS = "import sys; print('bad config', flush=True); sys.exit(3)"

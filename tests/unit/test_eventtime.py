@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from riskwatch.config.loader import load_city_config
-from riskwatch.schemas import Source
+from riskwatch.contracts import Source
 from riskwatch.streams.eventtime import Admission, EventTimeGate
 from riskwatch.streams.normalize import Normalizer
 from tests.factories import T0, sensor

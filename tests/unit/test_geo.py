@@ -9,7 +9,7 @@ import pytest
 from riskwatch.config import geo
 from riskwatch.config.geo import GeoError, UnknownRegion, city_geometry, load_geojson, parse_geojson, point_in_ring
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
-from riskwatch.config.make_geojson import GeometryBuildError, _Vertices, build_collection, dissolve, render
+from riskwatch.tools.make_geojson import GeometryBuildError, _Vertices, build_collection, dissolve, render
 from riskwatch.config.models import RegionsConfig
 from riskwatch.config.regions import RegionIndex
 
@@ -35,7 +35,7 @@ def _by_level(features: list[dict], level: str) -> dict[str, dict]:
 
 def test_committed_file_matches_regions_yaml(regions: RegionsConfig) -> None:
     committed = geo.GEOJSON_PATH.read_text(encoding="utf-8")
-    assert committed == render(build_collection(regions)), "regions.geojson is stale: run python -m riskwatch.config.make_geojson"
+    assert committed == render(build_collection(regions)), "regions.geojson is stale: run python -m riskwatch.tools.make_geojson"
 
 
 def test_one_feature_per_region_with_parent_and_population(regions: RegionsConfig, features: list[dict]) -> None:

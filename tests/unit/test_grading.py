@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskwatch.alerts.grading import Grader
+from riskwatch.alerts.grading.grader import Grader
 from riskwatch.config.loader import load_city_config
-from riskwatch.schemas import Level, MsgType, Signal, Source
+from riskwatch.contracts import Level, MsgType, Signal, Source
 from tests.factories import signal
 
 CONFIG = load_city_config()

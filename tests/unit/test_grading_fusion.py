@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from riskwatch.alerts.grading import Grader
-from riskwatch.alerts.muting import SilenceLike
+from riskwatch.alerts.grading.grader import Grader
+from riskwatch.alerts.grading.muting import SilenceLike
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, ConfigError, load_model
 from riskwatch.config.models import GradingConfig
-from riskwatch.schemas import Level, MsgType, Source, WarningStatus
+from riskwatch.contracts import Level, MsgType, Source, WarningStatus
 from tests.factories import T0
 from tests.factories import signal as _signal
 from tests.unit.test_grading import CONFIG
@@ -26,7 +26,7 @@ FAR = "410105003"  # 人民路街道: 1.9 km from 花园路 but 2.2 km from 经�
 
 @dataclass(frozen=True)
 class _Silence:
-    """Stands in for riskwatch.alerts.silences.Silence: the grader only uses this protocol."""
+    """Stands in for riskwatch.alerts.disposal.silences.Silence: the grader only uses this protocol."""
 
     silence_id: str
     region_prefix: str

@@ -6,9 +6,9 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from riskwatch.alerts.grading import Grader
+from riskwatch.alerts.grading.grader import Grader
 from riskwatch.config.loader import CityConfig
-from riskwatch.schemas import Level, MsgType, Signal, Source, Warning
+from riskwatch.contracts import Level, MsgType, Signal, Source, Warning
 from tests.factories import signal
 from tests.unit.test_grading import CONFIG
 

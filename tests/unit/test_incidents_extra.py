@@ -11,7 +11,7 @@ from typing import get_args
 import pytest
 
 from riskwatch.config.loader import load_city_config
-from riskwatch.schemas import PoliceRecord, Source
+from riskwatch.contracts import PoliceRecord, Source
 from riskwatch.simulator.generate import CST, INCIDENT_KINDS, Writer, simulate
 from riskwatch.simulator.incidents_extra import EXTRA_KINDS, HEALTH_KINDS, daily_profile, metric_for, towards_limit
 from riskwatch.simulator.scenario import IncidentKind, Scenario, builtin_scenarios, load_scenario

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from riskwatch.alerts.clock import Clock, ManualClock, SystemClock
-from riskwatch.alerts.lifecycle import (
+from riskwatch.alerts.disposal.clock import Clock, ManualClock, SystemClock
+from riskwatch.alerts.disposal.lifecycle import (
     ACTIONS,
     ALLOWED_TRANSITIONS,
     TERMINAL,
@@ -17,7 +17,7 @@ from riskwatch.alerts.lifecycle import (
     allowed_targets,
     check_transition,
 )
-from riskwatch.schemas import WarningStatus as S
+from riskwatch.contracts import WarningStatus as S
 
 
 def test_the_transition_table_is_the_documented_one() -> None:

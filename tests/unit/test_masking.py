@@ -1,6 +1,6 @@
 """Personal data is masked in what normalization passes on."""
 
-from riskwatch.streams.masking import id_check_char, is_resident_id, mask_name, mask_phone, mask_text
+from riskwatch.contracts.personal_data import id_check_char, is_resident_id, mask_name, mask_phone, mask_text
 
 
 def _valid_id(first17: str) -> str:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from riskwatch.config.loader import load_city_config
-from riskwatch.schemas import Source
+from riskwatch.contracts import Source
 from riskwatch.streams.normalize import Normalizer, NormalizeError, partition_key
 from tests.factories import GRID, STREET, T0, hotline, police, sensor
 

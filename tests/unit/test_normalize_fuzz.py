@@ -12,9 +12,9 @@ import pytest
 
 from riskwatch.config.loader import load_city_config
 from riskwatch.config.regions import RegionIndex
-from riskwatch.schemas import DeadLetter, Event, Source
+from riskwatch.contracts import DeadLetter, Event, Source
 from riskwatch.streams.pipeline import NormalizeStage
-from riskwatch.streams.topics import RAW_TOPICS
+from riskwatch.contracts.topics import RAW_TOPICS
 from tests.malformed_corpus import mutations, nasty_records, valid_record
 
 SEED = 20261123

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from riskwatch.detectors.base import Detector
 from riskwatch.detectors.prophet_trend import ProphetTrendConfig, ProphetTrendDetector
-from riskwatch.schemas import Event, Signal, Source
+from riskwatch.contracts import Event, Signal, Source
 
 pytest.importorskip("prophet")
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:DeprecationWarning")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_city_config
-from riskwatch.schemas import Source
+from riskwatch.contracts import Source
 from riskwatch.streams.normalize import Normalizer
 from riskwatch.streams.pipeline import DetectStage
 from riskwatch.streams.reload import ConfigReloader

@@ -12,11 +12,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from riskwatch.alerts.clock import ManualClock
-from riskwatch.alerts.store import WarningStore
-from riskwatch.reports import figures, render
-from riskwatch.reports.cli import register, run_report
-from riskwatch.reports.period import Period, ReportKind, last_complete_period, period_for
+from riskwatch.alerts.disposal.clock import ManualClock
+from riskwatch.alerts.store.store import WarningStore
+from riskwatch.alerts.reports import figures, render
+from riskwatch.tools.report_cli import register, run_report
+from riskwatch.alerts.reports.period import Period, ReportKind, last_complete_period, period_for
 from tests.report_scenario import SH, apply, assert_report_matches, local
 
 
@@ -167,7 +167,7 @@ def test_cli_refuses_a_missing_sqlite_store(tmp_path: Path) -> None:
 
 
 def test_report_refuses_a_naive_window(store: WarningStore) -> None:
-    from riskwatch.reports.queries import load_report_data
+    from riskwatch.alerts.reports.queries import load_report_data
 
     with pytest.raises(ValueError, match="timezone-aware"):
         load_report_data(store, datetime(2026, 11, 23), datetime(2026, 11, 24, tzinfo=SH))

@@ -91,7 +91,7 @@ class _Offsets:
 
 
 def _rewind(monkeypatch: pytest.MonkeyPatch, admin: _Admin) -> list[Rewind]:
-    from riskwatch.settings import Settings
+    from riskwatch.config.settings import Settings
 
     monkeypatch.setattr(R, "Offsets", lambda bootstrap, settings: _Offsets(admin))
     monkeypatch.setattr(R, "MEMBERS_POLL_S", 0.0)
@@ -138,7 +138,7 @@ def test_a_broker_that_cannot_rewind_never_stops_the_worker(monkeypatch: pytest.
                                                             caplog: pytest.LogCaptureFixture) -> None:
     from kafka.errors import UnsupportedVersionError
 
-    from riskwatch.settings import Settings
+    from riskwatch.config.settings import Settings
     from riskwatch.streams import worker
 
     def refuse(*args: Any, **kwargs: Any) -> list[Rewind]:

@@ -10,9 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from riskwatch.schemas import BOUNDARY_MODELS
-from riskwatch.streams.admin_cli import register
-from riskwatch.streams.topics import ALL_TOPICS
+from riskwatch.contracts.schemas import BOUNDARY_MODELS
+from riskwatch.tools.topics_cli import register
+from riskwatch.contracts.topics import ALL_TOPICS
 
 JSON_TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"}
 

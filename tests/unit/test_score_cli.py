@@ -13,7 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from riskwatch.detectors.score import parse_timestamp, register, score_files
+from riskwatch.tools.score import parse_timestamp, register, score_files
 from riskwatch.detectors.series.registry import make_series_detector
 
 runner = CliRunner()
@@ -204,7 +204,7 @@ def test_empty_and_header_only_files(tmp_path: Path) -> None:
 def test_runs_as_a_module_in_one_process(tmp_path: Path) -> None:
     inputs = [_nab_file(tmp_path / f"f{i}.csv", n=300, seed=i) for i in range(3)]
     proc = subprocess.run(
-        [sys.executable, "-m", "riskwatch.detectors.score", "--out", str(tmp_path / "out"), *map(str, inputs)],
+        [sys.executable, "-m", "riskwatch.tools.score", "--out", str(tmp_path / "out"), *map(str, inputs)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from riskwatch.detectors.base import Detector
 from riskwatch.detectors.sensor_health import SensorHealthConfig, SensorHealthDetector
-from riskwatch.schemas import Event, Signal, SignalKind, Source
+from riskwatch.contracts import Event, Signal, SignalKind, Source
 from tests.factories import GRID, T0
 
 STEP = timedelta(minutes=5)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from riskwatch.alerts.store import WarningStore
+from riskwatch.alerts.store.store import WarningStore
 from tests.store_contract import DisposalContract, StoreContract, StoreFactory, make_warning
 
 

@@ -1,0 +1,1 @@
+"""The disposal queue's policy: lifecycle, routing and deadlines, escalation, silences, publication, outcomes."""

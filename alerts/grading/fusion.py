@@ -1,0 +1,76 @@
+"""Fused score and level of an incident, from grading.yaml alone.
+
+Fused score = the strongest own-group signal's score (at most `single_source_cap`) +
+`corroboration_bonus` for every further independent source, counting sources seen only
+through related-group or coarser-level (district) signals, + the population bonus of the street, capped at 1. The level
+is the highest score band reached, raised to the floor of any hard rule that fired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from riskwatch.alerts.grading.incidents import Incident
+from riskwatch.alerts.grading.wording import source_zh, sources_zh
+from riskwatch.config.models import GradingConfig, HardRule
+from riskwatch.contracts import Level
+
+
+@dataclass(frozen=True)
+class Grade:
+    """An incident's fused score, its level (None: below every band), and why."""
+
+    score: float
+    level: Level | None
+    reasons: tuple[str, ...]
+
+
+def fused_score(incident: Incident, grading: GradingConfig, population: int) -> tuple[float, list[str]]:
+    """The incident's fused score and one explanation line (Chinese, for the duty officer) per term."""
+    ranked = sorted(incident.best_by_source.values(), key=lambda s: (s.score, s.source.value), reverse=True)
+    top = ranked[0]
+    score = top.score
+    reasons = [f"最强信号：{top.detector}（{source_zh(top.source)}）评分 {score:.2f}"]
+    if score > grading.single_source_cap:
+        score = grading.single_source_cap
+        reasons.append(f"单一来源评分上限 {score:.2f}，更高等级需多源印证")
+    sources = incident.sources
+    extra = len(sources) - 1
+    if extra:
+        bonus = extra * grading.corroboration_bonus
+        score += bonus
+        own = set(incident.best_by_source)
+        via_related = set(incident.related_by_source) - own
+        via_coarser = set(incident.coarser_by_source) - own - via_related
+        notes = [f"{sources_zh(via)}来自{what}" for via, what in ((via_related, "关联信号"), (via_coarser, "区级信号")) if via]
+        detail = f"；其中{'，'.join(notes)}" if notes else ""
+        reasons.append(f"{len(sources)} 个独立来源相互印证（{sources_zh(sources)}{detail}）：+{bonus:.2f}")
+    for threshold, bonus in sorted(grading.population_bonus.items(), reverse=True):
+        if population >= threshold:
+            score += bonus
+            reasons.append(f"影响人口 {population:,} ≥ {threshold:,}：+{bonus:.2f}")
+            break
+    return min(round(score, 4), 1.0), reasons
+
+
+def level_for(score: float, incident: Incident, grading: GradingConfig, hard_rules: list[HardRule]) -> Level | None:
+    """The highest band the score reaches, raised to any fired hard rule's floor."""
+    level: Level | None = None
+    for band in sorted(grading.bands, key=lambda b: b.min_score, reverse=True):
+        if score >= band.min_score:
+            level = band.level
+            break
+    for rule in hard_rules:
+        if rule.rule in incident.hard_rules and (level is None or rule.level.rank > level.rank):
+            level = rule.level
+    return level
+
+
+def grade_incident(incident: Incident, grading: GradingConfig, hard_rules: list[HardRule], population: int) -> Grade:
+    """Score and level of an incident that has at least one own-group signal."""
+    score, reasons = fused_score(incident, grading, population)
+    level = level_for(score, incident, grading, hard_rules)
+    fired = any(rule.rule in incident.hard_rules for rule in hard_rules)
+    if score < grading.min_score and not fired:
+        level = None  # below min_score only a hard rule raises a warning
+    return Grade(score=score, level=level, reasons=tuple(reasons))

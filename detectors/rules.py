@@ -1,0 +1,658 @@
+"""Analyst rules: hard rules written in config, no code.
+
+A rule set is a YAML list (or a mapping with a `rules:` list) of rules, each with a `kind`:
+
+```yaml
+rules:
+  - kind: limit                 # a metric beyond a value
+    name: gas_high_school_zone
+    metric: gas_concentration
+    above: 10
+    regions: ["410105002"]      # optional region-code prefixes the rule applies to
+    score: 0.7
+    level: III                  # optional: the least level a warning raised by it gets
+  - kind: rate_of_change        # a sensor metric changing fast, per device, in event time
+    name: pressure_drop_fast
+    metric: water_pressure
+    direction: drop             # drop | rise | either
+    change: 0.08                # in the metric's unit; or change_percent: 30
+    within: PT15M
+  - kind: count                 # ≥ N reports of a category (from a source) in one street within T
+    name: gas_reports_street
+    category: gas_supply
+    source: hotline
+    at_least: 5
+    within: PT1H
+  - kind: combination           # every condition holds within the window in the same street
+    name: main_break
+    window: PT1H
+    conditions:
+      - {kind: rate_of_change, metric: water_pressure, change: 0.08, within: PT15M}
+      - {kind: count, category: water_supply, source: hotline, at_least: 3}
+```
+
+Every rule raises a `threshold` signal with `hard_rule` set to its name, its configured score,
+the observed value and the threshold as the expectation, and a reason naming the rule.
+Standalone rules fire when the condition starts to hold (per device for sensor rules, per
+street for counts) and again only after it has stopped holding. A combination fires once when
+its last condition falls into place; the evidence it used is then spent, so it fires again
+only when every condition holds anew.
+"""
+
+from __future__ import annotations
+
+import bisect
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from riskwatch.config.models import HardRule, SensorMetric, TaxonomyConfig
+from riskwatch.contracts import Event, Level, Signal, SignalKind, Source, stable_id
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class _RuleModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _taxonomy(info: ValidationInfo) -> TaxonomyConfig | None:
+    context = info.context
+    return context.get("taxonomy") if isinstance(context, dict) else None
+
+
+def _check_metric(value: str, info: ValidationInfo) -> str:
+    taxonomy = _taxonomy(info)
+    if taxonomy is not None and taxonomy.metric(value) is None:
+        known = ", ".join(m.metric for m in taxonomy.sensor_metrics)
+        raise ValueError(f"unknown sensor metric {value!r}; taxonomy.yaml has: {known}")
+    return value
+
+
+def _check_category(value: str | None, info: ValidationInfo) -> str | None:
+    taxonomy = _taxonomy(info)
+    if value is not None and taxonomy is not None and value not in {c.code for c in taxonomy.categories}:
+        raise ValueError(f"unknown category {value!r}; see the category codes in taxonomy.yaml")
+    return value
+
+
+def _positive(value: timedelta | None) -> timedelta | None:
+    if value is not None and value <= timedelta(0):
+        raise ValueError("must be a positive duration")
+    return value
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+class LimitCondition(_RuleModel):
+    """A sensor metric at or beyond a value."""
+
+    kind: Literal["limit"]
+    metric: str = Field(description="Sensor metric from taxonomy.yaml")
+    above: float | None = Field(default=None, description="Holds when the reading is ≥ this")
+    below: float | None = Field(default=None, description="Holds when the reading is ≤ this")
+
+    _metric = field_validator("metric")(_check_metric)
+
+    @model_validator(mode="after")
+    def _one_side(self) -> LimitCondition:
+        if self.above is None and self.below is None:
+            raise ValueError("a limit needs `above` or `below` (or both)")
+        if self.above is not None and self.below is not None and self.below >= self.above:
+            raise ValueError("`below` must be less than `above` when both are set")
+        return self
+
+
+class RateOfChangeCondition(_RuleModel):
+    """A sensor metric changing by more than `change` units (or `change_percent` %) within `within`, per device."""
+
+    kind: Literal["rate_of_change"]
+    metric: str = Field(description="Sensor metric from taxonomy.yaml")
+    direction: Literal["drop", "rise", "either"] = "drop"
+    change: Annotated[float | None, Field(gt=0, description="Change in the metric's unit")] = None
+    change_percent: Annotated[float | None, Field(gt=0, description="Change as a percentage of the earlier reading")] = None
+    within: timedelta = Field(description="Event-time span the change happens in")
+
+    _metric = field_validator("metric")(_check_metric)
+    _within = field_validator("within")(_positive)
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> RateOfChangeCondition:
+        if (self.change is None) == (self.change_percent is None):
+            raise ValueError("set exactly one of `change` and `change_percent`")
+        return self
+
+
+class CountCondition(_RuleModel):
+    """At least `at_least` reports of a category (from one source, or any) in one street within `within`."""
+
+    kind: Literal["count"]
+    category: str = Field(description="Category code from taxonomy.yaml")
+    source: Source | None = Field(default=None, description="Only reports from this source; empty means any")
+    at_least: Annotated[int, Field(ge=1)]
+    within: timedelta | None = Field(default=None, description="Defaults to the combination's window")
+
+    _category = field_validator("category")(_check_category)
+    _within = field_validator("within")(_positive)
+
+
+Condition = Annotated[LimitCondition | RateOfChangeCondition | CountCondition, Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class _RuleFields(_RuleModel):
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=64, description="Becomes the signal's hard_rule")]
+    description: str = ""
+    enabled: bool = True
+    score: Annotated[float, Field(gt=0, le=1, description="Score of the signals the rule raises")] = 0.7
+    level: Level | None = Field(default=None, description="Least warning level a signal of this rule gives (for grading)")
+    regions: list[Annotated[str, Field(pattern=r"^\d{1,15}$")]] = Field(
+        default_factory=list, description="Region-code prefixes the rule applies to; empty means everywhere"
+    )
+
+
+class LimitRule(LimitCondition, _RuleFields):
+    """`limit`: a metric beyond a value, with the rule's own name, score and level."""
+
+
+class RateOfChangeRule(RateOfChangeCondition, _RuleFields):
+    """`rate_of_change`: a sensor metric changing fast on one device."""
+
+
+class CountRule(CountCondition, _RuleFields):
+    """`count`: many reports of a category in one street within a time span."""
+
+    @model_validator(mode="after")
+    def _needs_within(self) -> CountRule:
+        if self.within is None:
+            raise ValueError("a standalone count rule needs `within`")
+        return self
+
+
+class CombinationRule(_RuleFields):
+    """`combination`: every condition holds within `window` of each other in the same street."""
+
+    kind: Literal["combination"]
+    window: timedelta
+    conditions: list[Condition] = Field(min_length=2)
+    category: str | None = Field(default=None, description="Category of the signal; default: the first condition's")
+    region_level: Literal["street", "district"] = "street"
+
+    _window = field_validator("window")(_positive)
+    _category = field_validator("category")(_check_category)
+
+
+Rule = Annotated[LimitRule | RateOfChangeRule | CountRule | CombinationRule, Field(discriminator="kind")]
+RULE_KINDS = frozenset({"limit", "rate_of_change", "count", "combination"})
+
+
+class RuleConfigError(ValueError):
+    """A rule file that does not validate; every line names the rule (index and name) and the field."""
+
+    def __init__(self, problems: list[str], where: str = "rules") -> None:
+        self.problems = problems
+        super().__init__(f"{where}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class RuleSet(_RuleModel):
+    """A list of analyst rules with unique names."""
+
+    rules: list[Rule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RuleSet:
+        first: dict[str, int] = {}
+        for i, rule in enumerate(self.rules):
+            if rule.name in first:
+                raise ValueError(f"rule {i} ({rule.name}): name: repeats the name of rule {first[rule.name]}")
+            first[rule.name] = i
+        return self
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def from_data(cls, data: Any, taxonomy: TaxonomyConfig | None = None, where: str = "rules") -> RuleSet:
+        """Validate parsed YAML (a list of rules, or a mapping with `rules`); metrics and categories are
+        checked against `taxonomy` when given."""
+        if isinstance(data, list):
+            data = {"rules": data}
+        elif data is None:
+            data = {"rules": []}
+        if not isinstance(data, dict):
+            raise RuleConfigError([f"expected a list of rules, got {type(data).__name__}"], where)
+        try:
+            return cls.model_validate(data, context={"taxonomy": taxonomy})
+        except ValidationError as exc:
+            raise RuleConfigError(_describe(exc, data), where) from exc
+
+    @classmethod
+    def from_yaml(cls, text: str, taxonomy: TaxonomyConfig | None = None, where: str = "rules") -> RuleSet:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise RuleConfigError([f"not valid YAML: {exc}"], where) from exc
+        return cls.from_data(data, taxonomy, where)
+
+    @classmethod
+    def load(cls, path: Path, taxonomy: TaxonomyConfig | None = None) -> RuleSet:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RuleConfigError([f"cannot read: {exc.strerror}"], str(path)) from exc
+        return cls.from_yaml(text, taxonomy, where=str(path))
+
+    def hard_rules(self) -> list[HardRule]:
+        """Grading entries for the rules that name a level, to merge into grading.yaml's hard_rules."""
+        return [HardRule(rule=r.name, level=r.level) for r in self.rules if r.level is not None]
+
+
+def _describe(error: ValidationError, data: dict[str, Any]) -> list[str]:
+    """One line per error: `rule 2 (name): conditions[0].within: message`."""
+    raw_rules = data.get("rules")
+    lines = []
+    for item in error.errors():
+        loc = list(item["loc"])
+        msg = item["msg"].removeprefix("Value error, ")
+        if msg.startswith("rule ") or not loc or loc[0] != "rules" or len(loc) < 2 or not isinstance(loc[1], int):
+            field_text = _field_path(loc) or "(top level)"
+            lines.append(msg if msg.startswith("rule ") else f"{field_text}: {msg}")
+            continue
+        index = loc[1]
+        name = None
+        if isinstance(raw_rules, list) and index < len(raw_rules) and isinstance(raw_rules[index], dict):
+            name = raw_rules[index].get("name")
+        label = f"rule {index}" + (f" ({name})" if isinstance(name, str) and name else "")
+        field_text = _field_path(loc[2:])
+        if item["type"].startswith("union_tag"):
+            field_text = f"{field_text}.kind" if field_text else "kind"
+        got = item.get("input")
+        got_text = "" if isinstance(got, dict | list) or item["type"] == "missing" else f" (got {got!r})"
+        lines.append(f"{label}: {field_text or '(rule)'}: {msg}{got_text}")
+    return lines
+
+
+def _field_path(loc: Iterable[Any]) -> str:
+    """`conditions[0].within` from a pydantic location, leaving out the union tags."""
+    text = ""
+    previous_index = True  # the rule's own tag follows the rule index
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            previous_index = True
+            continue
+        if previous_index and part in RULE_KINDS:
+            previous_index = False
+            continue
+        text += f".{part}" if text else str(part)
+        previous_index = False
+    return text
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """A condition holding at one event."""
+
+    region: str  # street (or district) the condition holds in
+    at: float
+    event: Event
+    observed: float
+    expected: float
+    text: str
+    evidence: tuple[str, ...]
+    latch: tuple[str, ...] = ()
+
+
+def _region(event: Event, level: str) -> str:
+    if level == "district":
+        return event.district_code
+    return event.street_code or event.district_code
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+class _Evaluator(ABC):
+    """Evaluates one condition on each event it accepts: a hit when it holds, else None."""
+
+    @abstractmethod
+    def accepts(self, event: Event) -> bool: ...
+
+    @abstractmethod
+    def check(self, event: Event, level: str) -> _Hit | None: ...
+
+    @abstractmethod
+    def latch_key(self, event: Event, level: str) -> tuple[str, ...]: ...
+
+
+class _LimitEval(_Evaluator):
+    def __init__(self, cond: LimitCondition, metric: SensorMetric) -> None:
+        self.cond, self.metric = cond, metric
+
+    def accepts(self, event: Event) -> bool:
+        return event.source is Source.sensor and event.metric == self.cond.metric and event.value is not None
+
+    def latch_key(self, event: Event, level: str) -> tuple[str, ...]:
+        return (event.device_id or event.region_code,)
+
+    def check(self, event: Event, level: str) -> _Hit | None:
+        value = float(event.value)  # type: ignore[arg-type]
+        cond, metric = self.cond, self.metric
+        if cond.below is not None and value <= cond.below:
+            limit, side = cond.below, "at or below"
+        elif cond.above is not None and value >= cond.above:
+            limit, side = cond.above, "at or above"
+        else:
+            return None
+        return _Hit(
+            region=_region(event, level),
+            at=event.occurred_at.timestamp(),
+            event=event,
+            observed=value,
+            expected=limit,
+            text=f"{event.device_id} {metric.name} {value:g} {metric.unit} {side} {limit:g}",
+            evidence=(event.event_id,),
+            latch=self.latch_key(event, level),
+        )
+
+
+class _RateEval(_Evaluator):
+    """Per device: readings of the last `within` in event-time order."""
+
+    def __init__(self, cond: RateOfChangeCondition, metric: SensorMetric) -> None:
+        self.cond, self.metric = cond, metric
+        self._span_s = cond.within.total_seconds()
+        self._history: dict[str, list[tuple[float, float, str]]] = {}
+
+    def accepts(self, event: Event) -> bool:
+        return event.source is Source.sensor and event.metric == self.cond.metric and event.value is not None
+
+    def latch_key(self, event: Event, level: str) -> tuple[str, ...]:
+        return (event.device_id or event.region_code,)
+
+    def check(self, event: Event, level: str) -> _Hit | None:
+        device = event.device_id or event.region_code
+        t, value = event.occurred_at.timestamp(), float(event.value)  # type: ignore[arg-type]
+        history = self._history.setdefault(device, [])
+        lo = bisect.bisect_left(history, t - self._span_s, key=lambda r: r[0])
+        hi = bisect.bisect_left(history, t, key=lambda r: r[0])
+        earlier = history[lo:hi]
+        history.insert(hi, (t, value, event.event_id))
+        newest = history[-1][0]
+        cut = bisect.bisect_left(history, newest - self._span_s, key=lambda r: r[0])
+        if cut:
+            del history[:cut]
+        if not earlier:
+            return None
+        best: tuple[float, float, float, tuple[float, float, str]] | None = None  # (measure, magnitude, signed, ref)
+        cond = self.cond
+        for ref in earlier:
+            delta = value - ref[1]
+            if cond.direction == "drop" and delta >= 0 or cond.direction == "rise" and delta <= 0 or delta == 0:
+                continue
+            if cond.change is not None:
+                measure = abs(delta)
+            elif ref[1] != 0:
+                measure = abs(delta) / abs(ref[1]) * 100.0
+            else:
+                continue
+            if best is None or measure > best[0]:
+                best = (measure, abs(delta), delta, ref)
+        threshold = cond.change if cond.change is not None else cond.change_percent
+        assert threshold is not None
+        if best is None or best[0] < threshold:
+            return None
+        measure, magnitude, signed, ref = best
+        verb = "fell" if signed < 0 else "rose"
+        minutes = max(1, round((t - ref[0]) / 60))
+        amount = f"{magnitude:.3g} {self.metric.unit}" if cond.change is not None else f"{measure:.0f}%"
+        limit = f"{threshold:g} {self.metric.unit}" if cond.change is not None else f"{threshold:g}%"
+        return _Hit(
+            region=_region(event, level),
+            at=t,
+            event=event,
+            observed=round(measure, 6),
+            expected=threshold,
+            text=(
+                f"{device} {self.metric.name} {verb} {amount} ({ref[1]:g} → {value:g}) in {minutes} min, "
+                f"≥ {limit} within {_span(cond.within)}"
+            ),
+            evidence=(ref[2], event.event_id),
+            latch=(device,),
+        )
+
+
+class _CountEval(_Evaluator):
+    """Per street: matching reports of the last `within`."""
+
+    def __init__(self, cond: CountCondition, within: timedelta) -> None:
+        self.cond = cond
+        self._within = within
+        self._span_s = within.total_seconds()
+        self._seen: dict[str, list[tuple[float, str]]] = {}
+
+    def accepts(self, event: Event) -> bool:
+        return event.category == self.cond.category and (self.cond.source is None or event.source is self.cond.source)
+
+    def latch_key(self, event: Event, level: str) -> tuple[str, ...]:
+        return (_region(event, level),)
+
+    def check(self, event: Event, level: str) -> _Hit | None:
+        region = _region(event, level)
+        t = event.occurred_at.timestamp()
+        seen = self._seen.setdefault(region, [])
+        bisect.insort(seen, (t, event.event_id))
+        newest = seen[-1][0]
+        cut = bisect.bisect_left(seen, (newest - self._span_s,))
+        if cut:
+            del seen[:cut]
+        lo = bisect.bisect_right(seen, (t - self._span_s, "\uffff"))
+        hi = bisect.bisect_right(seen, (t, "\uffff"))
+        recent = seen[lo:hi]
+        if len(recent) < self.cond.at_least:
+            return None
+        source = f"{self.cond.source.value} " if self.cond.source else ""
+        return _Hit(
+            region=region,
+            at=t,
+            event=event,
+            observed=float(len(recent)),
+            expected=float(self.cond.at_least),
+            text=f"{len(recent)} {source}reports of {self.cond.category} in {region} within {_span(self._within)} (≥ {self.cond.at_least})",
+            evidence=tuple(i for _, i in recent),
+            latch=(region,),
+        )
+
+
+def _evaluator(cond: LimitCondition | RateOfChangeCondition | CountCondition, taxonomy: TaxonomyConfig, default_within: timedelta | None) -> _Evaluator:
+    if isinstance(cond, CountCondition):
+        within = cond.within or default_within
+        assert within is not None
+        return _CountEval(cond, within)
+    metric = taxonomy.metric(cond.metric)
+    if metric is None:
+        raise ValueError(f"unknown sensor metric {cond.metric!r}")
+    if isinstance(cond, RateOfChangeCondition):
+        return _RateEval(cond, metric)
+    return _LimitEval(cond, metric)
+
+
+def _category_of(cond: LimitCondition | RateOfChangeCondition | CountCondition, taxonomy: TaxonomyConfig) -> str:
+    if isinstance(cond, CountCondition):
+        return cond.category
+    metric = taxonomy.metric(cond.metric)
+    return metric.category if metric else taxonomy.default_category
+
+
+@dataclass
+class _Standalone:
+    rule: LimitRule | RateOfChangeRule | CountRule
+    evaluator: _Evaluator
+    category: str
+    active: set[tuple[str, ...]] = field(default_factory=set)
+
+
+@dataclass
+class _Combination:
+    rule: CombinationRule
+    evaluators: list[_Evaluator]
+    category: str
+    window_s: float
+    hits: dict[str, dict[int, _Hit]] = field(default_factory=dict)
+
+
+class RulesDetector:
+    """Runs analyst rules over canonical events; every rule that fires raises a `threshold` signal."""
+
+    name = "rules"
+
+    def __init__(self, rules: Iterable[LimitRule | RateOfChangeRule | CountRule | CombinationRule] | RuleSet, taxonomy: TaxonomyConfig) -> None:
+        rule_list = list(rules.rules if isinstance(rules, RuleSet) else rules)
+        # Re-validate against the taxonomy so rules built in code get the same checks as YAML.
+        ruleset = RuleSet.from_data([r.model_dump(mode="json", exclude_none=True) for r in rule_list], taxonomy)
+        self._taxonomy = taxonomy
+        self._standalone: list[_Standalone] = []
+        self._combinations: list[_Combination] = []
+        for rule in ruleset.rules:
+            if not rule.enabled:
+                continue
+            if isinstance(rule, CombinationRule):
+                evaluators = [_evaluator(c, taxonomy, rule.window) for c in rule.conditions]
+                category = rule.category or _category_of(rule.conditions[0], taxonomy)
+                self._combinations.append(_Combination(rule, evaluators, category, rule.window.total_seconds()))
+            else:
+                self._standalone.append(_Standalone(rule, _evaluator(rule, taxonomy, None), _category_of(rule, taxonomy)))
+        self.rules = ruleset.rules
+
+    def warming_up(self) -> bool:
+        """Never: rules look only at the window they name."""
+        return False
+
+    def accepts(self, event: Event) -> bool:
+        return any(s.evaluator.accepts(event) for s in self._standalone) or any(
+            e.accepts(event) for c in self._combinations for e in c.evaluators
+        )
+
+    def observe(self, event: Event) -> list[Signal]:
+        signals: list[Signal] = []
+        for item in self._standalone:
+            if not item.evaluator.accepts(event) or not _applies(item.rule.regions, event):
+                continue
+            hit = item.evaluator.check(event, "street")
+            if hit is None:
+                item.active.discard(item.evaluator.latch_key(event, "street"))
+            elif hit.latch not in item.active:
+                item.active.add(hit.latch)
+                signals.append(self._single_signal(item, hit))
+        for combo in self._combinations:
+            signal = self._observe_combination(combo, event)
+            if signal is not None:
+                signals.append(signal)
+        return signals
+
+    # ------------------------------------------------------------------ combinations
+
+    def _observe_combination(self, combo: _Combination, event: Event) -> Signal | None:
+        rule = combo.rule
+        if not _applies(rule.regions, event):
+            return None
+        new_hit = None
+        for i, evaluator in enumerate(combo.evaluators):
+            if not evaluator.accepts(event):
+                continue
+            hit = evaluator.check(event, rule.region_level)
+            if hit is not None:
+                combo.hits.setdefault(hit.region, {})[i] = hit
+                new_hit = hit
+        if new_hit is None:
+            return None
+        region = new_hit.region
+        hits = combo.hits[region]
+        # Forget hits that can no longer be part of a window ending now.
+        for i in [i for i, h in hits.items() if h.at < new_hit.at - combo.window_s]:
+            del hits[i]
+        if len(hits) < len(combo.evaluators):
+            if not hits:
+                del combo.hits[region]
+            return None
+        times = [h.at for h in hits.values()]
+        if max(times) - min(times) > combo.window_s:
+            return None
+        ordered = [hits[i] for i in range(len(combo.evaluators))]
+        del combo.hits[region]  # the evidence is spent: fire once
+        evidence: list[str] = []
+        for h in ordered:
+            evidence.extend(e for e in h.evidence if e not in evidence)
+        return Signal(
+            signal_id=stable_id(self.name, rule.name, region, *evidence),
+            detector=self.name,
+            kind=SignalKind.threshold,
+            source=event.source,
+            region_code=region,
+            district_code=region[:6],
+            category=combo.category,
+            at=event.occurred_at,
+            score=rule.score,
+            observed=float(len(ordered)),
+            expected=float(len(combo.evaluators)),
+            reason=(
+                f"rule {rule.name}: all {len(ordered)} conditions held within {_span(rule.window)} in {region}: "
+                + "; ".join(h.text for h in ordered)
+            ),
+            hard_rule=rule.name,
+            evidence=tuple(evidence),
+        )
+
+    # ------------------------------------------------------------------ standalone rules
+
+    def _single_signal(self, item: _Standalone, hit: _Hit) -> Signal:
+        rule, event = item.rule, hit.event
+        region = hit.region if isinstance(rule, CountRule) else event.region_code
+        return Signal(
+            signal_id=stable_id(self.name, rule.name, *hit.evidence),
+            detector=self.name,
+            kind=SignalKind.threshold,
+            source=event.source,
+            region_code=region,
+            district_code=event.district_code,
+            category=item.category,
+            at=event.occurred_at,
+            score=rule.score,
+            observed=hit.observed,
+            expected=hit.expected,
+            reason=f"rule {rule.name}: {hit.text}",
+            hard_rule=rule.name,
+            evidence=hit.evidence,
+        )
+
+    def memory_size(self) -> int:
+        """Readings and reports held across every rule (bounded by devices × span and streets × span)."""
+        total = 0
+        evaluators = [s.evaluator for s in self._standalone] + [e for c in self._combinations for e in c.evaluators]
+        for evaluator in evaluators:
+            if isinstance(evaluator, _RateEval):
+                total += sum(len(h) for h in evaluator._history.values())
+            elif isinstance(evaluator, _CountEval):
+                total += sum(len(s) for s in evaluator._seen.values())
+        return total
+
+
+def _applies(prefixes: list[str], event: Event) -> bool:
+    return not prefixes or any(event.region_code.startswith(p) for p in prefixes)

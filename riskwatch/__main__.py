@@ -1,5 +1,0 @@
-"""`python -m riskwatch` is the `riskwatch` command."""
-
-from riskwatch.cli import main
-
-main()

@@ -1,0 +1,269 @@
+"""The Faust app: one agent per stage, fed by the topics of `topics.py`.
+
+normalize (raw.* → events | deadletter) → detect (events → signals | deadletter)
+→ grade (signals → warnings) → store (warnings → SQL store); feedback (command-center
+actions → the grader, so a false alarm or cancellation publishes a Cancel and stops Updates).
+Timers refresh the silences the grader honours, close idle incidents, and write the worker's
+health (lag, warming detectors, dead-letter rate) for the command center.
+
+Values travel as JSON bytes produced by our pydantic models, so every topic's schema is the
+one `riskwatch schema export` writes. No agent ever stops on bad input: anything that fails
+goes to the dead-letter topic with the reason and the original bytes.
+
+Detector, event-time gate and grader state is snapshotted to `data_dir/state` by the agents
+(every `SNAPSHOT_EVERY_S`) and at clean shutdown, with the offsets of the events and signals it
+covers, and restored when the app is built (`streams/state.py`); the worker then sets the
+group's committed offsets back to those (`streams/rewind.py`). `detectors.yaml` is re-read
+when it changes (`streams/reload.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+from riskwatch.contracts.feedback import Feedback
+from riskwatch.alerts.disposal.silences import Silence
+
+import faust
+from pydantic import ValidationError
+
+from riskwatch.alerts.grading.grader import Grader
+from riskwatch.alerts.store.store import WarningStore
+from riskwatch.config.loader import CityConfig
+from riskwatch.config.regions import RegionIndex
+from riskwatch.contracts import DeadLetter, Event, Signal, Warning
+from riskwatch.config.settings import Settings
+from riskwatch.contracts import topics as T
+from riskwatch.streams.normalize import partition_key
+from riskwatch.streams.pipeline import DetectStage, NormalizeStage
+from riskwatch.streams.health import WorkerCounters, component_name, consumer_lag, health_payload, warming_up
+from riskwatch.streams.reload import ConfigReloader
+from riskwatch.streams.state import ConsumedOffsets, Snapshotter, StateStore
+
+log = logging.getLogger(__name__)
+
+#: Seconds between state snapshots taken by the detect and grade agents (and one at clean shutdown).
+SNAPSHOT_EVERY_S = 30.0
+#: A consumer that stops heartbeating (a killed worker) leaves its group after this many seconds.
+BROKER_SESSION_TIMEOUT_S = 10.0
+#: Seconds between checks of detectors.yaml for changes (hot reload).
+RELOAD_POLL_S = 5.0
+#: Seconds between refreshes of the active silences the grader honours.
+SILENCES_REFRESH_S = 10.0
+#: Seconds between health snapshots written for the command center.
+HEALTH_EVERY_S = 10.0
+#: Seconds between sweeps that close incidents idle past grading.yaml's incident_idle_close.
+EXPIRE_EVERY_S = 60.0
+
+
+def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> Any:
+    return app.topic(
+        *names,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+    )
+
+
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    """Faust options every riskwatch worker shares, the bare benchmark agent included."""
+    return {
+        "broker": settings.broker_url,
+        "store": "memory://",
+        "datadir": str(settings.data_dir),
+        "consumer_auto_offset_reset": "earliest",
+        "web_enabled": False,
+        "broker_commit_every": 500,
+        "broker_commit_interval": 1.0,
+        # Brokers wait up to half the session timeout for members to join a group; Faust's
+        # default of 60 s would hold a fresh worker idle for 30 s.
+        "broker_session_timeout": BROKER_SESSION_TIMEOUT_S,
+        "broker_heartbeat_interval": 3.0,
+    }
+
+
+def create_app(settings: Settings, config: CityConfig) -> faust.App:
+    """Build the app with its topics and agents; nothing connects until a worker starts it."""
+    app = faust.App(
+        settings.app_id,
+        **faust_settings(settings),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        producer_acks=-1,
+    )
+    regions = RegionIndex(config.regions)
+    normalize = NormalizeStage(config, regions)
+    detect = DetectStage(config)
+    store = WarningStore(settings.database_url, routing=config.routing)
+    store.create_schema()
+    # The grader asks for silences on every signal: serve it a list a timer refreshes.
+    active_silences: list[Silence] = store.silences(active_at=datetime.now(UTC))
+    grader = Grader(config, regions, silences=lambda: active_silences)
+    counters = WorkerCounters(started_at=datetime.now(UTC))
+    latest_signal_at: list[datetime] = []  # event time of the newest signal graded (one slot)
+    # Warm start: detector, gate and grader state from the last snapshot (see streams/state.py).
+    state = StateStore(settings.data_dir / "state")
+    snapshots = Snapshotter(state, SNAPSHOT_EVERY_S)
+    restored = state.restore_stage(detect)
+    state.restore_grader(grader, restored)
+    log.warning("%s", restored.describe())
+    # What the state has seen of each topic it consumes: saved with every snapshot.
+    events_seen = ConsumedOffsets(T.EVENTS.name, restored.offsets.get(T.EVENTS.name))
+    signals_seen = ConsumedOffsets(T.SIGNALS.name, restored.offsets.get(T.SIGNALS.name))
+    reloader = ConfigReloader(config.directory / "detectors.yaml", detect, config.taxonomy)
+
+    raw_in = _raw_topic(app, T.RAW_HOTLINE.name, T.RAW_POLICE.name, T.RAW_SENSOR.name)
+    events_topic = _raw_topic(app, T.EVENTS.name)
+    signals_topic = _raw_topic(app, T.SIGNALS.name)
+    warnings_topic = _raw_topic(app, T.WARNINGS.name)
+    deadletter_topic = _raw_topic(app, T.DEADLETTER.name)
+    feedback_topic = _raw_topic(app, T.FEEDBACK.name)
+
+    async def dead_letter(letter: DeadLetter) -> None:
+        counters.dead_letters += 1
+        await deadletter_topic.send(key=letter.source_topic.encode(), value=letter.model_dump_json().encode())
+
+    def internal_error(stage: str, raw: bytes, message: Any, exc: BaseException) -> DeadLetter:
+        log.exception("%s failed on %s[%s]@%s", stage, message.topic, message.partition, message.offset)
+        return DeadLetter.of(
+            reason=f"{stage}_error",
+            detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
+            original=raw,
+            source_topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            at=datetime.now(UTC),
+        )
+
+    @app.agent(raw_in, name="riskwatch.normalize")
+    async def normalize_agent(stream: Any) -> None:
+        async for record in stream.events():
+            message, raw = record.message, record.value or b""
+            try:
+                source = T.source_of_topic(message.topic)
+                assert source is not None, f"not a raw topic: {message.topic}"
+                result = normalize(source, raw, message.partition, message.offset)
+            except Exception as exc:  # noqa: BLE001 - a bad record must never stop the agent
+                result = internal_error("normalize", raw, message, exc)
+            counters.events += 1
+            if isinstance(result, DeadLetter):
+                await dead_letter(result)
+            else:
+                await events_topic.send(key=partition_key(result).encode(), value=result.model_dump_json().encode())
+
+    @app.agent(events_topic, name="riskwatch.detect")
+    async def detect_agent(stream: Any) -> None:
+        async for record in stream.events():
+            message, raw = record.message, record.value or b""
+            try:
+                event = Event.model_validate_json(raw)
+                signals, late = detect(event, message.partition, message.offset)
+            except (ValidationError, Exception) as exc:  # noqa: BLE001
+                signals, late = [], internal_error("detect", raw, message, exc)
+            if late is not None:
+                await dead_letter(late)
+            counters.signals += len(signals)
+            for signal in signals:
+                await signals_topic.send(key=partition_key(event).encode(), value=signal.model_dump_json().encode())
+            events_seen.processed(message.partition, message.offset)
+            if snapshots.due("detect"):
+                await app.producer.flush()  # the snapshot then covers only events whose signals are written
+                state.save_stage(detect, events_seen.snapshot())
+                snapshots.saved("detect")
+
+    @app.agent(signals_topic, name="riskwatch.grade")
+    async def grade_agent(stream: Any) -> None:
+        async for record in stream.events():
+            message, raw = record.message, record.value or b""
+            try:
+                signal = Signal.model_validate_json(raw)
+                messages = grader.process(signal)
+            except Exception as exc:  # noqa: BLE001
+                messages = []
+                await dead_letter(internal_error("grade", raw, message, exc))
+            else:
+                if not latest_signal_at or signal.at > latest_signal_at[0]:
+                    latest_signal_at[:] = [signal.at]
+            await publish_warnings(messages)
+            signals_seen.processed(message.partition, message.offset)
+            if snapshots.due("grader"):
+                await app.producer.flush()
+                state.save_grader(grader, signals_seen.snapshot())
+                snapshots.saved("grader")
+
+    async def publish_warnings(messages: list[Warning]) -> None:
+        """Alerts, Updates and Cancels in the order the grader made them (one key per warning)."""
+        for warning in messages:
+            counters.warnings += 1
+            log.warning("%s %s v%d %s", warning.msg_type.value, warning.level.value, warning.version, warning.title)
+            await warnings_topic.send(key=warning.warning_id.encode(), value=warning.model_dump_json().encode())
+
+    @app.agent(feedback_topic, name="riskwatch.apply_feedback")
+    async def feedback_agent(stream: Any) -> None:
+        """Command-center outcomes: recorded against the detectors, and told to the grader."""
+        async for record in stream.events():
+            message, raw = record.message, record.value or b""
+            try:
+                feedback = Feedback.model_validate_json(raw)
+                store.record_feedback(feedback)  # idempotent: the API may have recorded it already
+                messages = grader.apply_feedback(feedback.warning_id, feedback.to_status, at=feedback.at, reason=feedback.reason)
+            except Exception as exc:  # noqa: BLE001
+                await dead_letter(internal_error("feedback", raw, message, exc))
+                continue
+            await publish_warnings(messages)
+
+    @app.agent(warnings_topic, name="riskwatch.store")
+    async def store_agent(stream: Any) -> None:
+        async for record in stream.events():
+            message, raw = record.message, record.value or b""
+            try:
+                store.save(Warning.model_validate_json(raw))
+            except Exception as exc:  # noqa: BLE001
+                await dead_letter(internal_error("store", raw, message, exc))
+
+    @app.timer(interval=RELOAD_POLL_S)
+    async def reload_detectors() -> None:
+        reloader.check()
+
+    @app.timer(interval=SILENCES_REFRESH_S)
+    async def refresh_silences() -> None:
+        try:
+            active_silences[:] = store.silences(active_at=datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - keep the last known silences while the store is away
+            log.exception("could not refresh silences; keeping %d known", len(active_silences))
+
+    @app.timer(interval=EXPIRE_EVERY_S)
+    async def expire_incidents() -> None:
+        # Incidents live in event time: close by the newest signal's time, not the wall clock,
+        # so replaying history closes them as it would have live.
+        if latest_signal_at:
+            grader.expire(latest_signal_at[0])
+
+    health_component = component_name(settings.app_id)
+    RISKWATCH_TOPICS = frozenset(t.name for t in T.ALL_TOPICS)  # noqa: N806 - a constant of this app
+
+    @app.timer(interval=HEALTH_EVERY_S)
+    async def write_health() -> None:
+        now = datetime.now(UTC)
+        try:
+            lag = await consumer_lag(app.consumer, RISKWATCH_TOPICS)
+            payload = health_payload(counters, now=now, lag=lag, warming=warming_up(detect.detectors))
+            store.put_health(health_component, payload, at=now)
+        except Exception:  # noqa: BLE001 - health must never take the worker down
+            log.exception("could not write the worker's health snapshot")
+
+    def save_state() -> None:
+        """Snapshot everything; the worker calls it at clean shutdown, after the agents stopped."""
+        state.save_stage(detect, events_seen.snapshot())
+        state.save_grader(grader, signals_seen.snapshot())
+
+    app.riskwatch_store = store  # type: ignore[attr-defined]
+    app.riskwatch_save_state = save_state  # type: ignore[attr-defined]
+    # Where the restored state ends: the worker rewinds the group's offsets to it before consuming.
+    app.riskwatch_snapshot_offsets = restored.offsets  # type: ignore[attr-defined]
+    return app

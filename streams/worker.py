@@ -1,0 +1,90 @@
+"""Run the Faust worker: make sure the topics exist, restore state, rewind the group's offsets
+to it, then consume until stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from riskwatch.config.loader import load_city_config
+from riskwatch.config.settings import Settings
+from riskwatch.streams.admin import create_topics
+from riskwatch.streams.app import BROKER_SESSION_TIMEOUT_S, create_app
+from riskwatch.streams.rewind import rewind_to_snapshot
+from riskwatch.streams.state import TopicOffsets
+
+log = logging.getLogger(__name__)
+#: Longer than a session, so a killed worker's membership has expired when the wait ends.
+EMPTY_GROUP_WAIT_S = BROKER_SESSION_TIMEOUT_S + 5.0
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment of a child worker process: ours, with `settings` as RISKWATCH_* variables."""
+    env = dict(os.environ)
+    env.update(
+        RISKWATCH_BROKER=settings.broker,
+        RISKWATCH_DATABASE_URL=settings.database_url,
+        RISKWATCH_DATA_DIR=str(settings.data_dir),
+        RISKWATCH_APP_ID=settings.app_id,
+        RISKWATCH_PARTITIONS=str(settings.partitions),
+    )
+    if settings.config_dir:
+        env["RISKWATCH_CONFIG_DIR"] = str(settings.config_dir)
+    return env
+
+
+def ready_file(settings: Settings) -> Path:
+    """Written with the worker's pid once it has joined its group and is consuming."""
+    return settings.data_dir / "worker.ready"
+
+
+class ReadyWorker(faust.Worker):
+    """A Faust worker that tells other processes (the demo, tests, health checks) it is ready."""
+
+    def __init__(self, app: faust.App, ready_path: Path, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._ready_path = ready_path
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        self._ready_path.parent.mkdir(parents=True, exist_ok=True)
+        self._ready_path.write_text(str(os.getpid()), encoding="ascii")
+
+    async def on_stop(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._ready_path.unlink()
+        await super().on_stop()
+
+    async def on_shutdown(self) -> None:
+        """After the agents have stopped: snapshot detector and grader state for the next start."""
+        save_state = getattr(self.app, "riskwatch_save_state", None)
+        if save_state is not None:
+            save_state()
+        await super().on_shutdown()
+
+
+def rewind_group(settings: Settings, snapshot: TopicOffsets) -> None:
+    """Set the group's committed offsets back to where the restored state ends (see
+    `streams/rewind.py`); a broker that refuses is logged, never fatal."""
+    try:
+        rewind_to_snapshot(settings.bootstrap_servers, settings, snapshot, EMPTY_GROUP_WAIT_S)
+    except Exception as exc:  # noqa: BLE001 - the worker must start even where the broker cannot rewind
+        log.warning("could not rewind group %s to the restored state (%s: %s); the state may miss events "
+                    "committed after its snapshot", settings.app_id, type(exc).__name__, exc)
+
+
+def run_worker(settings: Settings, loglevel: str = "warning") -> None:
+    """Blocks until SIGINT/SIGTERM; Faust commits what it processed before it exits."""
+    config = load_city_config(settings.config_dir)
+    create_topics(settings.bootstrap_servers, settings.partitions, settings.replication_factor, settings)
+    app = create_app(settings, config)
+    rewind_group(settings, app.riskwatch_snapshot_offsets)  # type: ignore[attr-defined]
+    ready = ready_file(settings)
+    with contextlib.suppress(FileNotFoundError):
+        ready.unlink()
+    ReadyWorker(app, ready, loglevel=loglevel, quiet=True).execute_from_commandline()
