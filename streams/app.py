@@ -20,28 +20,27 @@ when it changes (`streams/reload.py`).
 from __future__ import annotations
 
 import logging
-import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from riskwatch.contracts.feedback import Feedback
-from riskwatch.alerts.disposal.silences import Silence
-
 import faust
-from pydantic import ValidationError
 
+from riskwatch.alerts.disposal.silences import Silence
 from riskwatch.alerts.grading.grader import Grader
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import CityConfig
 from riskwatch.config.regions import RegionIndex
-from riskwatch.contracts import DeadLetter, Event, Signal, Warning
 from riskwatch.config.settings import Settings
+from riskwatch.contracts import DeadLetter, Event, Feedback, Signal, Warning
 from riskwatch.contracts import topics as T
+from riskwatch.streams.agent_loop import RecordMessage, each_record
+from riskwatch.streams.health import WorkerCounters, component_name, consumer_lag, health_payload, warming_up
 from riskwatch.streams.normalize import partition_key
 from riskwatch.streams.pipeline import DetectStage, NormalizeStage
-from riskwatch.streams.health import WorkerCounters, component_name, consumer_lag, health_payload, warming_up
 from riskwatch.streams.reload import ConfigReloader
-from riskwatch.streams.state import ConsumedOffsets, Snapshotter, StateStore
+from riskwatch.streams.state import ConsumedOffsets, Snapshotter, StateStore, TopicOffsets
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +56,18 @@ SILENCES_REFRESH_S = 10.0
 HEALTH_EVERY_S = 10.0
 #: Seconds between sweeps that close incidents idle past grading.yaml's incident_idle_close.
 EXPIRE_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class PipelineApp:
+    """The Faust app and what the worker needs beside it."""
+
+    app: faust.App
+    store: WarningStore
+    #: Snapshot detector, gate and grader state; the worker calls it at clean shutdown.
+    save_state: Callable[[], None]
+    #: Where the restored state ends: the worker rewinds the group's offsets to it before consuming.
+    snapshot_offsets: TopicOffsets
 
 
 def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> Any:
@@ -87,7 +98,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_app(settings: Settings, config: CityConfig) -> faust.App:
+def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     """Build the app with its topics and agents; nothing connects until a worker starts it."""
     app = faust.App(
         settings.app_id,
@@ -128,74 +139,6 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
         counters.dead_letters += 1
         await deadletter_topic.send(key=letter.source_topic.encode(), value=letter.model_dump_json().encode())
 
-    def internal_error(stage: str, raw: bytes, message: Any, exc: BaseException) -> DeadLetter:
-        log.exception("%s failed on %s[%s]@%s", stage, message.topic, message.partition, message.offset)
-        return DeadLetter.of(
-            reason=f"{stage}_error",
-            detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
-            original=raw,
-            source_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            at=datetime.now(UTC),
-        )
-
-    @app.agent(raw_in, name="riskwatch.normalize")
-    async def normalize_agent(stream: Any) -> None:
-        async for record in stream.events():
-            message, raw = record.message, record.value or b""
-            try:
-                source = T.source_of_topic(message.topic)
-                assert source is not None, f"not a raw topic: {message.topic}"
-                result = normalize(source, raw, message.partition, message.offset)
-            except Exception as exc:  # noqa: BLE001 - a bad record must never stop the agent
-                result = internal_error("normalize", raw, message, exc)
-            counters.events += 1
-            if isinstance(result, DeadLetter):
-                await dead_letter(result)
-            else:
-                await events_topic.send(key=partition_key(result).encode(), value=result.model_dump_json().encode())
-
-    @app.agent(events_topic, name="riskwatch.detect")
-    async def detect_agent(stream: Any) -> None:
-        async for record in stream.events():
-            message, raw = record.message, record.value or b""
-            try:
-                event = Event.model_validate_json(raw)
-                signals, late = detect(event, message.partition, message.offset)
-            except (ValidationError, Exception) as exc:  # noqa: BLE001
-                signals, late = [], internal_error("detect", raw, message, exc)
-            if late is not None:
-                await dead_letter(late)
-            counters.signals += len(signals)
-            for signal in signals:
-                await signals_topic.send(key=partition_key(event).encode(), value=signal.model_dump_json().encode())
-            events_seen.processed(message.partition, message.offset)
-            if snapshots.due("detect"):
-                await app.producer.flush()  # the snapshot then covers only events whose signals are written
-                state.save_stage(detect, events_seen.snapshot())
-                snapshots.saved("detect")
-
-    @app.agent(signals_topic, name="riskwatch.grade")
-    async def grade_agent(stream: Any) -> None:
-        async for record in stream.events():
-            message, raw = record.message, record.value or b""
-            try:
-                signal = Signal.model_validate_json(raw)
-                messages = grader.process(signal)
-            except Exception as exc:  # noqa: BLE001
-                messages = []
-                await dead_letter(internal_error("grade", raw, message, exc))
-            else:
-                if not latest_signal_at or signal.at > latest_signal_at[0]:
-                    latest_signal_at[:] = [signal.at]
-            await publish_warnings(messages)
-            signals_seen.processed(message.partition, message.offset)
-            if snapshots.due("grader"):
-                await app.producer.flush()
-                state.save_grader(grader, signals_seen.snapshot())
-                snapshots.saved("grader")
-
     async def publish_warnings(messages: list[Warning]) -> None:
         """Alerts, Updates and Cancels in the order the grader made them (one key per warning)."""
         for warning in messages:
@@ -203,28 +146,77 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
             log.warning("%s %s v%d %s", warning.msg_type.value, warning.level.value, warning.version, warning.title)
             await warnings_topic.send(key=warning.warning_id.encode(), value=warning.model_dump_json().encode())
 
+    async def normalize_record(message: RecordMessage, raw: bytes) -> None:
+        counters.events += 1
+        source = T.source_of_topic(message.topic)
+        if source is None:
+            raise ValueError(f"not a raw topic: {message.topic}")
+        result = normalize(source, raw, message.partition, message.offset)
+        if isinstance(result, DeadLetter):
+            await dead_letter(result)
+        else:
+            await events_topic.send(key=partition_key(result).encode(), value=result.model_dump_json().encode())
+
+    async def detect_record(message: RecordMessage, raw: bytes) -> None:
+        event = Event.model_validate_json(raw)
+        signals, late = detect(event, message.partition, message.offset)
+        if late is not None:
+            await dead_letter(late)
+        counters.signals += len(signals)
+        for signal in signals:
+            await signals_topic.send(key=partition_key(event).encode(), value=signal.model_dump_json().encode())
+
+    async def after_detect(message: RecordMessage) -> None:
+        events_seen.processed(message.partition, message.offset)
+        if snapshots.due("detect"):
+            await app.producer.flush()  # the snapshot then covers only events whose signals are written
+            state.save_stage(detect, events_seen.snapshot())
+            snapshots.saved("detect")
+
+    async def grade_record(message: RecordMessage, raw: bytes) -> None:
+        signal = Signal.model_validate_json(raw)
+        messages = grader.process(signal)
+        if not latest_signal_at or signal.at > latest_signal_at[0]:
+            latest_signal_at[:] = [signal.at]
+        await publish_warnings(messages)
+
+    async def after_grade(message: RecordMessage) -> None:
+        signals_seen.processed(message.partition, message.offset)
+        if snapshots.due("grader"):
+            await app.producer.flush()
+            state.save_grader(grader, signals_seen.snapshot())
+            snapshots.saved("grader")
+
+    async def feedback_record(message: RecordMessage, raw: bytes) -> None:
+        """Command-center outcomes: recorded against the detectors, and told to the grader."""
+        feedback = Feedback.model_validate_json(raw)
+        store.record_feedback(feedback)  # idempotent: the API may have recorded it already
+        await publish_warnings(
+            grader.apply_feedback(feedback.warning_id, feedback.to_status, at=feedback.at, reason=feedback.reason)
+        )
+
+    async def store_record(message: RecordMessage, raw: bytes) -> None:
+        store.save(Warning.model_validate_json(raw))
+
+    @app.agent(raw_in, name="riskwatch.normalize")
+    async def normalize_agent(stream: Any) -> None:
+        await each_record(stream, "normalize", normalize_record, dead_letter)
+
+    @app.agent(events_topic, name="riskwatch.detect")
+    async def detect_agent(stream: Any) -> None:
+        await each_record(stream, "detect", detect_record, dead_letter, after=after_detect)
+
+    @app.agent(signals_topic, name="riskwatch.grade")
+    async def grade_agent(stream: Any) -> None:
+        await each_record(stream, "grade", grade_record, dead_letter, after=after_grade)
+
     @app.agent(feedback_topic, name="riskwatch.apply_feedback")
     async def feedback_agent(stream: Any) -> None:
-        """Command-center outcomes: recorded against the detectors, and told to the grader."""
-        async for record in stream.events():
-            message, raw = record.message, record.value or b""
-            try:
-                feedback = Feedback.model_validate_json(raw)
-                store.record_feedback(feedback)  # idempotent: the API may have recorded it already
-                messages = grader.apply_feedback(feedback.warning_id, feedback.to_status, at=feedback.at, reason=feedback.reason)
-            except Exception as exc:  # noqa: BLE001
-                await dead_letter(internal_error("feedback", raw, message, exc))
-                continue
-            await publish_warnings(messages)
+        await each_record(stream, "feedback", feedback_record, dead_letter)
 
     @app.agent(warnings_topic, name="riskwatch.store")
     async def store_agent(stream: Any) -> None:
-        async for record in stream.events():
-            message, raw = record.message, record.value or b""
-            try:
-                store.save(Warning.model_validate_json(raw))
-            except Exception as exc:  # noqa: BLE001
-                await dead_letter(internal_error("store", raw, message, exc))
+        await each_record(stream, "store", store_record, dead_letter)
 
     @app.timer(interval=RELOAD_POLL_S)
     async def reload_detectors() -> None:
@@ -262,8 +254,4 @@ def create_app(settings: Settings, config: CityConfig) -> faust.App:
         state.save_stage(detect, events_seen.snapshot())
         state.save_grader(grader, signals_seen.snapshot())
 
-    app.riskwatch_store = store  # type: ignore[attr-defined]
-    app.riskwatch_save_state = save_state  # type: ignore[attr-defined]
-    # Where the restored state ends: the worker rewinds the group's offsets to it before consuming.
-    app.riskwatch_snapshot_offsets = restored.offsets  # type: ignore[attr-defined]
-    return app
+    return PipelineApp(app=app, store=store, save_state=save_state, snapshot_offsets=restored.offsets)

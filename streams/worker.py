@@ -14,7 +14,7 @@ import faust
 from riskwatch.config.loader import load_city_config
 from riskwatch.config.settings import Settings
 from riskwatch.streams.admin import create_topics
-from riskwatch.streams.app import BROKER_SESSION_TIMEOUT_S, create_app
+from riskwatch.streams.app import BROKER_SESSION_TIMEOUT_S, PipelineApp, create_app
 from riskwatch.streams.rewind import rewind_to_snapshot
 from riskwatch.streams.state import TopicOffsets
 
@@ -46,9 +46,10 @@ def ready_file(settings: Settings) -> Path:
 class ReadyWorker(faust.Worker):
     """A Faust worker that tells other processes (the demo, tests, health checks) it is ready."""
 
-    def __init__(self, app: faust.App, ready_path: Path, **kwargs: Any) -> None:
-        super().__init__(app, **kwargs)
+    def __init__(self, pipeline: PipelineApp, ready_path: Path, **kwargs: Any) -> None:
+        super().__init__(pipeline.app, **kwargs)
         self._ready_path = ready_path
+        self._save_state = pipeline.save_state
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
@@ -62,9 +63,7 @@ class ReadyWorker(faust.Worker):
 
     async def on_shutdown(self) -> None:
         """After the agents have stopped: snapshot detector and grader state for the next start."""
-        save_state = getattr(self.app, "riskwatch_save_state", None)
-        if save_state is not None:
-            save_state()
+        self._save_state()
         await super().on_shutdown()
 
 
@@ -82,9 +81,9 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     """Blocks until SIGINT/SIGTERM; Faust commits what it processed before it exits."""
     config = load_city_config(settings.config_dir)
     create_topics(settings.bootstrap_servers, settings.partitions, settings.replication_factor, settings)
-    app = create_app(settings, config)
-    rewind_group(settings, app.riskwatch_snapshot_offsets)  # type: ignore[attr-defined]
+    pipeline = create_app(settings, config)
+    rewind_group(settings, pipeline.snapshot_offsets)
     ready = ready_file(settings)
     with contextlib.suppress(FileNotFoundError):
         ready.unlink()
-    ReadyWorker(app, ready, loglevel=loglevel, quiet=True).execute_from_commandline()
+    ReadyWorker(pipeline, ready, loglevel=loglevel, quiet=True).execute_from_commandline()
