@@ -27,7 +27,8 @@ And `multi_source`: a moderate sensor change on every device of the category's m
 street (below the alarm limit), a hotline surge and a few 110 reports together — evidence that
 only fusion across sources makes strong.
 
-Imported by `generate.py`, which registers these with `@incident_kind` like its own kinds.
+Registered with `@incident_kind` like the built-in kinds of `incidents.py`; `generate.py` imports
+this module so that every kind is known.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from riskwatch.config.models import SensorMetric
-from riskwatch.simulator.generate import (
+from riskwatch.simulator.incidents import incident_kind
+from riskwatch.simulator.scenario import Incident
+from riskwatch.simulator.writer import (
     ASK,
     CST,
     DEVICE_PREFIX,
@@ -50,10 +53,8 @@ from riskwatch.simulator.generate import (
     _Draft,
     baseline_value,
     envelope,
-    incident_kind,
     poisson,
 )
-from riskwatch.simulator.scenario import Incident
 
 #: Kinds that are sensor faults: they should reach maintenance (a `health` signal), not the
 #: command center. Their ground truth carries `expected_level: null`.
@@ -63,7 +64,7 @@ HEALTH_KINDS = frozenset({"stuck_sensor"})
 EXTRA_KINDS = ("sensor_spike", "level_shift", "slow_drift", "stuck_sensor", "seasonal_break", "hotline_surge",
                "police_burst", "multi_source")
 
-# Usual level of each simulated metric (see `generate._nominal`); others use 30 % of the way to the limit.
+# Usual level of each simulated metric (see `writer._nominal`); others use 30 % of the way to the limit.
 TYPICAL = {"water_pressure": 0.30, "gas_concentration": 1.0, "ponding_depth": 0.2, "pm25": 85.0}
 RHYTHMIC = ("water_pressure", "pm25")  # metrics whose baseline has a daily profile
 
