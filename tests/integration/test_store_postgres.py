@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import inspect, text
 
-from riskwatch.alerts.store.store import Base, WarningStore
+from riskwatch.alerts.disposal.clock import Clock
+from riskwatch.alerts.store.db import Base
+from riskwatch.alerts.store.store import WarningStore
 from tests.store_contract import DisposalContract, StoreContract, StoreFactory
 
 pytestmark = pytest.mark.integration
@@ -23,9 +25,9 @@ def store_factory(postgres_url: str) -> Iterator[StoreFactory]:
     admin.migrate()
     opened: list[WarningStore] = [admin]
 
-    def factory() -> WarningStore:
-        store = WarningStore(postgres_url)
-        store.create_schema()
+    def factory(clock: Clock | None = None) -> WarningStore:
+        store = WarningStore(postgres_url, clock=clock)
+        store.migrate()
         opened.append(store)
         return store
 

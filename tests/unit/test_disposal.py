@@ -12,7 +12,7 @@ from riskwatch.contracts import Feedback
 from riskwatch.alerts.disposal.outcomes import Outcome, outcome_of
 from riskwatch.alerts.disposal.lifecycle import Transition
 from riskwatch.alerts.disposal.outcomes import resolve_seconds, signals_by_detector
-from riskwatch.alerts.disposal.publication import Publication, PublicationState, publication_after_save
+from riskwatch.alerts.disposal.publication import Publication, PublicationState, publication_after_save, publication_rule
 from riskwatch.alerts.disposal.silences import Silence, SilenceRequest
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
 from riskwatch.config.models import RoutingConfig
@@ -48,8 +48,8 @@ def test_dues_start_from_raise_and_only_tighten() -> None:
     dues = initial_dues(ROUTING, Level.IV, T0)
     assert dues == Dues(T0 + iv.acknowledge, T0 + iv.resolve)
     later = T0 + timedelta(minutes=10)
-    assert tightened_dues(ROUTING, Level.I, dues, later) == Dues(later + i.acknowledge, later + i.resolve)
-    assert tightened_dues(ROUTING, Level.IV, dues, later) == dues
+    assert tightened_dues(dues, initial_dues(ROUTING, Level.I, later)) == Dues(later + i.acknowledge, later + i.resolve)
+    assert tightened_dues(dues, initial_dues(ROUTING, Level.IV, later)) == dues
     assert rearmed_due(ROUTING, Level.I, "acknowledge", later) == later + i.acknowledge
     assert rearmed_due(ROUTING, Level.I, "resolve", later) == later + i.resolve
 
@@ -65,7 +65,7 @@ def test_which_deadlines_still_run() -> None:
 
 
 def _published(level: Level, version: int, previous: Publication | None, msg_type: MsgType = MsgType.update) -> Publication:
-    return publication_after_save(previous, "w", version, level, msg_type, AUTO)
+    return publication_after_save(previous, "w", version, publication_rule(level, msg_type, AUTO))
 
 
 def test_publication_policy() -> None:

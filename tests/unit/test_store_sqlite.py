@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from riskwatch.alerts.disposal.clock import Clock
 from riskwatch.alerts.store.store import WarningStore
-from tests.store_contract import DisposalContract, StoreContract, StoreFactory, make_warning
+from tests.store_contract import DisposalContract, StoreContract, StoreFactory, make_warning, save
 
 
 @pytest.fixture
@@ -18,9 +19,9 @@ def store_factory(tmp_path: Path) -> Iterator[StoreFactory]:
     url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'riskwatch.db'}"
     opened: list[WarningStore] = []
 
-    def factory() -> WarningStore:
-        store = WarningStore(url)
-        store.create_schema()
+    def factory(clock: Clock | None = None) -> WarningStore:
+        store = WarningStore(url, clock=clock)
+        store.migrate()
         opened.append(store)
         return store
 
@@ -46,7 +47,7 @@ def test_sqlite_pragmas(store_factory: StoreFactory) -> None:
 
 def test_sqlite_stores_naive_utc_text(store_factory: StoreFactory) -> None:
     store = store_factory()
-    store.save(make_warning())
+    save(store, make_warning())
     with store.engine.connect() as conn:
         raw = conn.execute(text("SELECT updated_at FROM warnings")).scalar_one()
     assert raw == "2026-11-23 01:30:15.123456"
