@@ -1,7 +1,7 @@
 """The Faust app: one agent per stage, fed by the topics of `topics.py`.
 
 normalize (raw.* → events | deadletter) → detect (events → signals | deadletter)
-→ grade (signals → warnings) → store (warnings → SQL store); feedback (command-center
+→ grade (signals → warnings) → store (warnings → disposal plan → SQL store); feedback (command-center
 actions → the grader, so a false alarm or cancellation publishes a Cancel and stops Updates).
 Timers refresh the silences the grader honours, close idle incidents, and write the worker's
 health (lag, warming detectors, dead-letter rate) for the command center.
@@ -27,6 +27,7 @@ from typing import Any
 
 import faust
 
+from riskwatch.alerts.disposal.plan import plan_disposal
 from riskwatch.alerts.disposal.silences import Silence
 from riskwatch.alerts.grading.grader import Grader
 from riskwatch.alerts.store.store import WarningStore
@@ -111,9 +112,9 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     normalize = NormalizeStage(config, regions)
     detect = DetectStage(config)
     store = WarningStore(settings.database_url, routing=config.routing)
-    store.create_schema()
+    store.migrate()
     # The grader asks for silences on every signal: serve it a list a timer refreshes.
-    active_silences: list[Silence] = store.silences(active_at=datetime.now(UTC))
+    active_silences: list[Silence] = store.silences.list(active_at=datetime.now(UTC))
     grader = Grader(config, regions, silences=lambda: active_silences)
     counters = WorkerCounters(started_at=datetime.now(UTC))
     latest_signal_at: list[datetime] = []  # event time of the newest signal graded (one slot)
@@ -190,13 +191,14 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     async def feedback_record(message: RecordMessage, raw: bytes) -> None:
         """Command-center outcomes: recorded against the detectors, and told to the grader."""
         feedback = Feedback.model_validate_json(raw)
-        store.record_feedback(feedback)  # idempotent: the API may have recorded it already
+        store.outcomes.record(feedback)  # idempotent: the API may have recorded it already
         await publish_warnings(
             grader.apply_feedback(feedback.warning_id, feedback.to_status, at=feedback.at, reason=feedback.reason)
         )
 
     async def store_record(message: RecordMessage, raw: bytes) -> None:
-        store.save(Warning.model_validate_json(raw))
+        warning = Warning.model_validate_json(raw)
+        store.warnings.save(warning, plan_disposal(warning, config.routing, store.clock.now()))
 
     @app.agent(raw_in, name="riskwatch.normalize")
     async def normalize_agent(stream: Any) -> None:
@@ -225,7 +227,7 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     @app.timer(interval=SILENCES_REFRESH_S)
     async def refresh_silences() -> None:
         try:
-            active_silences[:] = store.silences(active_at=datetime.now(UTC))
+            active_silences[:] = store.silences.list(active_at=datetime.now(UTC))
         except Exception:  # noqa: BLE001 - keep the last known silences while the store is away
             log.exception("could not refresh silences; keeping %d known", len(active_silences))
 
@@ -245,7 +247,7 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
         try:
             lag = await consumer_lag(app.consumer, RISKWATCH_TOPICS)
             payload = health_payload(counters, now=now, lag=lag, warming=warming_up(detect.detectors))
-            store.put_health(health_component, payload, at=now)
+            store.health.put(health_component, payload, at=now)
         except Exception:  # noqa: BLE001 - health must never take the worker down
             log.exception("could not write the worker's health snapshot")
 

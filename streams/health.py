@@ -1,6 +1,6 @@
 """The worker's own health, as the command center sees it next to the warnings.
 
-Every few seconds a worker writes one snapshot to the store (`WarningStore.put_health`):
+Every few seconds a worker writes one snapshot to the store (`store.health.put`):
 consumer lag per topic, detectors still warming up, dead letters per minute and counters.
 The API merges the snapshots of all workers and flags the feed as stale when they stop, so a
 screen with no warnings because the pipeline is behind or down is never read as a quiet city.

@@ -85,11 +85,11 @@ class Tokens:
 
 def make_tokens(store: WarningStore) -> Tokens:
     return Tokens(
-        commander=store.create_token("指挥长", Role.commander)[1],
-        operator=store.create_token("供水值班员", Role.operator, WATER)[1],
-        other_operator=store.create_token("燃气值班员", Role.operator, GAS)[1],
-        analyst=store.create_token("分析员", Role.analyst)[1],
-        public=store.create_token("公众", Role.public)[1],
+        commander=store.tokens.create("指挥长", Role.commander)[1],
+        operator=store.tokens.create("供水值班员", Role.operator, WATER)[1],
+        other_operator=store.tokens.create("燃气值班员", Role.operator, GAS)[1],
+        analyst=store.tokens.create("分析员", Role.analyst)[1],
+        public=store.tokens.create("公众", Role.public)[1],
     )
 
 

@@ -18,6 +18,7 @@ from riskwatch.alerts.disposal.clock import ManualClock
 from riskwatch.contracts.feedback import Feedback
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.contracts import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
+from tests.store_contract import save
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -112,13 +113,13 @@ def apply(store: WarningStore, clock: ManualClock) -> None:
     for at, _order, step in sorted(steps, key=lambda s: (s[0], s[1])):
         clock.set(at)
         if step[0] == "save":
-            store.save(make_warning(step[1]))
+            save(store, make_warning(step[1]))
         elif step[0] == "move":
             _kind, spec, target = step
-            transition = store.transition(spec.warning_id, target, actor="张调度", role="commander", reason="scenario", at=at)
-            store.record_feedback(Feedback.of(transition, target.value))
+            transition = store.transitions.apply(spec.warning_id, target, actor="张调度", role="commander", reason="scenario", at=at)
+            store.outcomes.record(Feedback.of(transition, target.value))
         else:
-            store.check_deadlines(at)
+            store.disposals.check_deadlines(at)
 
 
 def _mean_minutes(values: list[timedelta]) -> float | None:
@@ -216,7 +217,7 @@ def assert_report_matches(html_text: str, store: WarningStore, start: datetime, 
     assert (float(rate) if rate else None) == want["false_alarm_rate"]
 
     breaches: dict[str, dict[str, int]] = {}
-    for escalation in store.escalations(since=start):
+    for escalation in store.disposals.escalations(since=start):
         if escalation.at < end:
             counts = breaches.setdefault(DEPARTMENT_OF[escalation.warning_id], {"acknowledge": 0, "resolve": 0})
             counts[escalation.deadline] += 1

@@ -289,7 +289,7 @@ class StoreWatcher(threading.Thread):
             waiting = dict(self.pending)
         for (warning_id, version), stamp in waiting.items():
             try:
-                stored = self._store.get(warning_id)
+                stored = self._store.warnings.get(warning_id)
             except Exception:  # noqa: BLE001 - the worker may hold a write lock: try again next round
                 return
             if stored is not None and stored.version >= version:

@@ -85,12 +85,13 @@ def replay(
             for warning in result.warnings:
                 handle.write(warning.model_dump_json() + "\n")
     if database_url:
+        from riskwatch.alerts.disposal.plan import plan_disposal
         from riskwatch.alerts.store.store import WarningStore
 
         store = WarningStore(database_url, routing=config.routing)
-        store.create_schema()
+        store.migrate()
         for warning in result.warnings:
-            store.save(warning)
+            store.warnings.save(warning, plan_disposal(warning, config.routing, store.clock.now()))
         store.close()
     typer.echo(json.dumps(result.pipeline.stats.summary(), ensure_ascii=False, indent=2))
 
@@ -137,7 +138,7 @@ def demo(
 def _register_tools() -> None:
     from riskwatch.tools.simulate_cli import register as register_simulator
     from riskwatch.tools.topics_cli import register as register_admin
-    from riskwatch.tools.backtest import register as register_backtest
+    from riskwatch.tools.backtest.cli import register as register_backtest
     from riskwatch.tools.score import register as register_score
     from riskwatch.tools.bench import register as register_bench
     from riskwatch.tools.db_cli import register as register_db

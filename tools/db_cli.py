@@ -62,7 +62,7 @@ def _token_create(
     """Create an API token and print it once; only its hash is kept."""
     store = _open_store(database_url)
     try:
-        identity, token = store.create_token(name, role, department)
+        identity, token = store.tokens.create(name, role, department)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -81,7 +81,7 @@ def _token_list(
     """List active tokens (never the tokens themselves)."""
     store = _open_store(database_url)
     try:
-        identities = store.tokens()
+        identities = store.tokens.active()
     finally:
         store.close()
     for identity in identities:
@@ -98,7 +98,7 @@ def _token_revoke(
     """Revoke a token at once."""
     store = _open_store(database_url)
     try:
-        store.revoke_token(token_id)
+        store.tokens.revoke(token_id)
     except UnknownToken as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -149,7 +149,7 @@ def demo_token(settings: Settings) -> str:
     store = WarningStore(settings.database_url, routing=load_city_config(settings.config_dir).routing)
     try:
         store.migrate()
-        _identity, token = store.create_token("演示指挥员", Role.commander)
+        _identity, token = store.tokens.create("演示指挥员", Role.commander)
         return token
     finally:
         store.close()

@@ -29,7 +29,7 @@ def record_unmasked_read(ctx: ApiContext, who: Identity, action: str, target: st
     """Audit `who` reading `target` unmasked (blocking); False, and nothing written, for masked roles."""
     if not sees_personal_data(who):
         return False
-    ctx.store.audit(actor=who.name, role=who.role.value, action=action, target=target, detail=detail)
+    ctx.store.audit_log.append(actor=who.name, role=who.role.value, action=action, target=target, detail=detail)
     return True
 
 
@@ -41,7 +41,7 @@ def record_unmasked_list(ctx: ApiContext, who: Identity, warnings: Sequence[Warn
     """
     if not warnings or not sees_personal_data(who):
         return False
-    ctx.store.audit_many(
+    ctx.store.audit_log.append_many(
         [
             AuditRecord(
                 actor=who.name,

@@ -37,7 +37,7 @@ def optional_identity(request: Request, ctx: Annotated[ApiContext, Depends(get_c
     token = token_of(request)
     if token is None:
         return None
-    identity = ctx.store.identify(token)
+    identity = ctx.store.tokens.identify(token)
     if identity is None:
         raise _unauthorized("unknown or revoked token")
     return identity
@@ -52,7 +52,7 @@ def identity(identity: Annotated[Identity | None, Depends(optional_identity)]) -
 
 def refuse(ctx: ApiContext, who: Identity, action: str, target: str, decision: Decision) -> HTTPException:
     """Audit a refused `action` on `target` and return the 403 to raise."""
-    ctx.store.audit(actor=who.name, role=who.role.value, action=f"denied.{action}", target=target, detail=decision.reason)
+    ctx.store.audit_log.append(actor=who.name, role=who.role.value, action=f"denied.{action}", target=target, detail=decision.reason)
     return HTTPException(status.HTTP_403_FORBIDDEN, detail=decision.reason)
 
 

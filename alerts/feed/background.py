@@ -48,16 +48,16 @@ class ChangePoller:
 
 
 class DeadlineWatcher:
-    """Runs `store.check_deadlines()` and announces each escalation as an `escalation` event."""
+    """Runs `store.disposals.check_deadlines()` and announces each escalation as an `escalation` event."""
 
     def __init__(self, ctx: ApiContext) -> None:
         self._ctx = ctx
 
     def _check(self) -> list[tuple[Escalation, str | None]]:
-        escalations = self._ctx.store.check_deadlines()
+        escalations = self._ctx.store.disposals.check_deadlines()
         found: list[tuple[Escalation, str | None]] = []
         for escalation in escalations:
-            disposal = self._ctx.store.disposal(escalation.warning_id)
+            disposal = self._ctx.store.disposals.get(escalation.warning_id)
             found.append((escalation, disposal.department if disposal is not None else None))
         return found
 

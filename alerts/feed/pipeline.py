@@ -1,6 +1,6 @@
 """Summarise the pipeline's health snapshots into the /api/pipeline body.
 
-Components (worker, detectors, ...) write snapshots with `WarningStore.put_health(component,
+Components (worker, detectors, ...) write snapshots with `store.health.put(component,
 payload)`. This module reads these optional payload keys, from any component:
 
 - `lag`: {topic: messages behind} — summed per topic across components;

@@ -18,8 +18,8 @@ def load_change(ctx: ApiContext, warning: Warning) -> WarningChange:
     """A warning with its publication and disposal, read from the store (blocking)."""
     return WarningChange(
         warning=warning,
-        publication=ctx.store.publication(warning.warning_id),
-        disposal=ctx.store.disposal(warning.warning_id),
+        publication=ctx.store.publications.get(warning.warning_id),
+        disposal=ctx.store.disposals.get(warning.warning_id),
     )
 
 
@@ -50,9 +50,9 @@ def warning_detail(ctx: ApiContext, warning: Warning, who: Identity) -> WarningD
         publication=change.publication,
         disposal=change.disposal,
         centroid=ctx.centroid(shown.region_code),
-        transitions=tuple(transition_as_seen(t, who) for t in ctx.store.transitions(warning.warning_id)),
-        versions=tuple(VersionSummary.of(v) for v in ctx.store.versions(warning.warning_id)),
-        escalations=tuple(ctx.store.escalations(warning.warning_id)),
+        transitions=tuple(transition_as_seen(t, who) for t in ctx.store.transitions.of(warning.warning_id)),
+        versions=tuple(VersionSummary.of(v) for v in ctx.store.warnings.versions(warning.warning_id)),
+        escalations=tuple(ctx.store.disposals.escalations(warning.warning_id)),
         **_responsible(ctx, change),
     )
 
@@ -60,5 +60,5 @@ def warning_detail(ctx: ApiContext, warning: Warning, who: Identity) -> WarningD
 def current_pipeline(ctx: ApiContext) -> PipelineStatus:
     """The /api/pipeline body from the store's health snapshots (blocking)."""
     return pipeline_status(
-        ctx.store.health(), now=ctx.clock.now(), stale_after=timedelta(seconds=ctx.options.stale_after)
+        ctx.store.health.latest(), now=ctx.clock.now(), stale_after=timedelta(seconds=ctx.options.stale_after)
     )

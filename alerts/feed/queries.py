@@ -1,4 +1,4 @@
-"""Read-only queries the API needs beyond `WarningStore`'s methods, over the store's tables.
+"""Read-only queries the API needs beyond the store's repositories, over the store's tables.
 
 Kept here (not in the store) because they serve presentation only: filtered lists with a
 department scope, counts for metrics, trend buckets, and the change cursor the SSE feed polls.
@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from riskwatch.alerts.disposal.lifecycle import Disposal, Transition
 from riskwatch.alerts.disposal.publication import Publication
 from riskwatch.alerts.store.tables import DisposalRow, PublicationRow, TransitionRow, WarningRow, WarningVersionRow
-from riskwatch.alerts.store.store import row_to_transition, row_to_warning
+from riskwatch.alerts.store.transitions import row_to_transition
+from riskwatch.alerts.store.warnings import row_to_warning
 from riskwatch.alerts.feed.changes import WarningChange
 from riskwatch.contracts import Level, Warning, WarningStatus
 

@@ -1,6 +1,6 @@
 """Read what a report needs from the warning store, for one UTC window, in a few set queries.
 
-The store's public methods serve one warning at a time; a report needs the aggregate over a
+The store's repositories serve one warning at a time; a report needs the aggregate over a
 period, so this module selects from the store's tables directly (read only): warnings that
 entered the queue in the window or that a transition or escalation in the window refers to,
 those transitions and escalations, and each detector's precision from the store.
@@ -72,7 +72,7 @@ def load_report_data(store: WarningStore, start: datetime, end: datetime) -> Rep
         warnings = [WarningFact.model_validate(row._asdict()) for row in session.execute(warnings_stmt)]
         transitions = tuple(TransitionFact.model_validate(row._asdict()) for row in session.execute(transitions_stmt))
         escalations = tuple(EscalationFact.model_validate(row._asdict()) for row in session.execute(escalations_stmt))
-    precision = tuple(PrecisionRow.model_validate(row.model_dump()) for row in store.detector_precision())
+    precision = tuple(PrecisionRow.model_validate(row.model_dump()) for row in store.outcomes.detector_precision())
     return ReportData(
         start=start,
         end=end,

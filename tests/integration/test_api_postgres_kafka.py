@@ -20,6 +20,7 @@ from riskwatch.config.settings import Settings
 from riskwatch.streams.admin import create_topics
 from tests.api_support import api_warning, bearer, make_tokens
 from tests.databases import fresh_database
+from tests.store_contract import save
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def test_api_on_postgres_serves_a_warning_another_store_saved(database_url: str)
     api_store = WarningStore(database_url)
     try:
         tokens = make_tokens(api_store)
-        writer.save(api_warning(warning_id="w-pg-1"))
+        save(writer, api_warning(warning_id="w-pg-1"))
         app = create_app(Settings(database_url=database_url), store=api_store, feedback_publisher=NoFeedbackPublisher(), options=QUIET)
         with TestClient(app) as client:
             listed = client.get("/api/warnings", headers=bearer(tokens.commander)).json()
@@ -76,7 +77,7 @@ def test_a_transition_is_published_to_the_feedback_topic(database_url: str, kafk
     store = WarningStore(database_url)
     try:
         tokens = make_tokens(store)
-        store.save(api_warning(warning_id="w-pg-2"))
+        save(store, api_warning(warning_id="w-pg-2"))
         settings = Settings(database_url=database_url, broker=kafka_bootstrap)
         app = create_app(settings, store=store, feedback_publisher=KafkaFeedbackPublisher(settings), options=QUIET)
         with TestClient(app) as client:

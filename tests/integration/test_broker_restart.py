@@ -195,7 +195,7 @@ def _compare(crash_run: CrashRun) -> tuple[dict[str, Warning], dict[str, Warning
     result = replay(load_city_config(), [str(crash_run.files / name) for name in FILE_NAMES.values()])
     store = WarningStore(crash_run.database_url)
     try:
-        online = {w.warning_id: w for w in store.list(limit=100_000)}
+        online = {w.warning_id: w for w in store.warnings.list(limit=100_000)}
     finally:
         store.close()
     return online, result.final_warnings()

@@ -22,6 +22,7 @@ from riskwatch.config.settings import Settings
 from tests.browser_support import chromium, street_warning
 from tests.databases import fresh_database
 from tests.servers import serve
+from tests.store_contract import save
 
 pytestmark = pytest.mark.integration
 
@@ -79,12 +80,12 @@ def warning_row(page: Page, warning_id: str):  # noqa: ANN201 - a Playwright Loc
 
 
 def test_commander_sees_a_warning_arrive_live_and_acknowledges_it(page: Page, base_url: str, store: WarningStore) -> None:
-    identity, token = store.create_token("值班指挥长", Role.commander)
+    identity, token = store.tokens.create("值班指挥长", Role.commander)
     sign_in(page, base_url, token, "值班指挥长")
     expect(page.get_by_test_id("who")).to_have_attribute("data-role", "commander")
 
     warning = street_warning("browser-live-1", "花园路街道停水（浏览器测试）")
-    store.save(warning)  # only after the page is open: it can only arrive over the stream
+    save(store, warning)  # only after the page is open: it can only arrive over the stream
 
     row = warning_row(page, warning.warning_id)
     expect(row).to_be_visible(timeout=LIVE_TIMEOUT_MS)
@@ -105,21 +106,21 @@ def test_commander_sees_a_warning_arrive_live_and_acknowledges_it(page: Page, ba
     expect(page.locator('[data-action="acknowledge"]')).to_have_count(0)
     expect(page.locator('[data-action="start"]')).to_have_count(1)
 
-    transitions = store.transitions(warning.warning_id)
+    transitions = store.transitions.of(warning.warning_id)
     assert [(t.from_status, t.to_status) for t in transitions] == [(WarningStatus.new, WarningStatus.acknowledged)]
     assert transitions[0].actor == identity.name
     assert transitions[0].role == "commander"
     assert transitions[0].reason == "已电话联系供水集团"
-    assert store.get(warning.warning_id).status is WarningStatus.acknowledged
+    assert store.warnings.get(warning.warning_id).status is WarningStatus.acknowledged
 
 
 def test_analyst_sees_warnings_without_action_buttons(page: Page, base_url: str, store: WarningStore) -> None:
-    _, token = store.create_token("研判分析员", Role.analyst)
+    _, token = store.tokens.create("研判分析员", Role.analyst)
     sign_in(page, base_url, token, "研判分析员")
     expect(page.get_by_test_id("who")).to_have_attribute("data-role", "analyst")
 
     warning = street_warning("browser-analyst-1", "花园路街道水压异常（分析员视图）")
-    store.save(warning)
+    save(store, warning)
 
     row = warning_row(page, warning.warning_id)
     expect(row).to_be_visible(timeout=LIVE_TIMEOUT_MS)

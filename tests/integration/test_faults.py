@@ -211,8 +211,8 @@ def _stored(run: FaultRun) -> tuple[dict[str, Warning], dict[str, list[Warning]]
     """Current warnings and every recorded version, from the store."""
     store = WarningStore(run.database_url)
     try:
-        current = {w.warning_id: w for w in store.list(limit=100_000)}
-        return current, {wid: store.versions(wid) for wid in current}
+        current = {w.warning_id: w for w in store.warnings.list(limit=100_000)}
+        return current, {wid: store.warnings.versions(wid) for wid in current}
     finally:
         store.close()
 

@@ -211,7 +211,7 @@ def test_store_holds_the_latest_version_of_every_warning(run: dict) -> None:
     store = WarningStore(run["database_url"])
     try:
         for warning_id, warning in latest.items():
-            stored = store.get(warning_id)
+            stored = store.warnings.get(warning_id)
             assert stored is not None and stored.version == warning.version and stored.level is warning.level
     finally:
         store.close()
@@ -236,7 +236,7 @@ def test_worker_reports_its_health_for_the_command_center(run: dict) -> None:
     store = WarningStore(run["database_url"])
     try:
         def worker_health() -> dict | None:
-            rows = [s for name, s in store.health().items() if name.startswith("worker:riskwatch-e2e:")]
+            rows = [s for name, s in store.health.latest().items() if name.startswith("worker:riskwatch-e2e:")]
             return rows[0].payload if rows and rows[0].payload["events"] >= run["produced"] - len(MALFORMED) else None
 
         _await(lambda: worker_health() is not None, 60, "a health snapshot covering every event")
@@ -258,7 +258,7 @@ def test_false_alarm_feedback_cancels_the_warning_and_scores_its_detectors(run: 
     assert warning is not None
     store = WarningStore(run["database_url"])
     try:
-        transition = store.transition(
+        transition = store.transitions.apply(
             warning.warning_id, WarningStatus.false_alarm, actor="值班长", role="commander", reason="阀门检修试压"
         )
         feedback = Feedback.of(transition, "false_alarm")
@@ -272,11 +272,11 @@ def test_false_alarm_feedback_cancels_the_warning_and_scores_its_detectors(run: 
                 await producer.stop()
 
         asyncio.run(send())
-        _await(lambda: (w := store.get(warning.warning_id)) is not None and w.msg_type is MsgType.cancel, 60, "the Cancel in the store")
-        cancelled = store.get(warning.warning_id)
+        _await(lambda: (w := store.warnings.get(warning.warning_id)) is not None and w.msg_type is MsgType.cancel, 60, "the Cancel in the store")
+        cancelled = store.warnings.get(warning.warning_id)
         assert cancelled is not None and cancelled.version == warning.version + 1
         assert cancelled.status is WarningStatus.false_alarm  # the lifecycle keeps the commander's verdict
-        precision = {p.detector: p for p in store.detector_precision()}
+        precision = {p.detector: p for p in store.outcomes.detector_precision()}
         assert {s.detector for s in warning.signals} <= set(precision)
         assert all(precision[s.detector].false_alarms >= 1 for s in warning.signals)
     finally:

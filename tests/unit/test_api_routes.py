@@ -32,6 +32,7 @@ from tests.api_support import (
     next_version,
     sqlite_store,
 )
+from tests.store_contract import save
 
 QUIET = ApiOptions(poll_interval=3600, deadline_interval=3600, health_interval=3600)
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -70,14 +71,14 @@ def api(tmp_path: Path) -> Iterator[Api]:
 def water(api: Api) -> str:
     """A level-III water warning (department water_group) in the store; returns its id."""
     warning = api_warning()
-    api.store.save(warning)
+    save(api.store, warning)
     return warning.warning_id
 
 
 @pytest.fixture
 def gas(api: Api) -> str:
     warning = api_warning(warning_id="w-api-gas", category="gas_supply", category_name="燃气", department=GAS, title="燃气泄漏报警")
-    api.store.save(warning)
+    save(api.store, warning)
     return warning.warning_id
 
 
@@ -138,7 +139,7 @@ def test_analyst_sees_personal_data_redacted_and_evidence_at_street_level(api: A
     assert "张三" not in " ".join(detail["explanation"])
     assert "联系人[姓名]" in detail["explanation"][1]
     assert detail["signals"][0]["reason"].startswith("[姓名]先生")
-    assert api.store.audit_log(action="read.warning") == []  # masked reads are not personal-data reads
+    assert api.store.audit_log.entries(action="read.warning") == []  # masked reads are not personal-data reads
 
 
 def test_commander_detail_is_unmasked_and_its_read_is_audited(api: Api, water: str) -> None:
@@ -148,7 +149,7 @@ def test_commander_detail_is_unmasked_and_its_read_is_audited(api: Api, water: s
         {"version": 1, "msg_type": "Alert", "level": "III", "updated_at": "2026-11-23T01:30:00Z", "score": 0.7, "sources": ["hotline", "sensor"]}
     ]
     assert detail["transitions"] == [] and detail["escalations"] == []
-    [entry] = api.store.audit_log(action="read.warning")
+    [entry] = api.store.audit_log.entries(action="read.warning")
     assert (entry.actor, entry.role, entry.target) == ("指挥长", "commander", water)
 
 
@@ -156,7 +157,7 @@ def test_operator_of_another_department_is_refused_and_the_refusal_audited(api: 
     response = api.get(f"/api/warnings/{water}", api.tokens.other_operator)
     assert response.status_code == 403
     assert "gas_company" in response.json()["detail"] and "water_group" in response.json()["detail"]
-    [entry] = api.store.audit_log(action="denied.read.warning")
+    [entry] = api.store.audit_log.entries(action="denied.read.warning")
     assert (entry.actor, entry.target) == ("燃气值班员", water)
 
 
@@ -164,7 +165,7 @@ def test_public_token_may_not_use_the_internal_api(api: Api, water: str) -> None
     response = api.get("/api/warnings", api.tokens.public)
     assert response.status_code == 403
     assert "/cap" in response.json()["detail"]
-    assert [e.role for e in api.store.audit_log(action="denied.read")] == ["public"]
+    assert [e.role for e in api.store.audit_log.entries(action="denied.read")] == ["public"]
 
 
 def test_unknown_warning_is_404(api: Api) -> None:
@@ -188,10 +189,10 @@ def test_operator_transitions_own_warning_recorded_audited_and_sent_as_feedback(
         "reason": "已派人员到场",
         "at": "2026-11-23T01:33:00Z",
     }
-    assert api.store.get(water).status is WarningStatus.acknowledged
-    [entry] = api.store.audit_log(action="transition.acknowledge")
+    assert api.store.warnings.get(water).status is WarningStatus.acknowledged
+    [entry] = api.store.audit_log.entries(action="transition.acknowledge")
     assert (entry.actor, entry.target, entry.detail) == ("供水值班员", water, "new → acknowledged: 已派人员到场")
-    assert entry.at == api.store.transitions(water)[-1].at  # written with the transition
+    assert entry.at == api.store.transitions.of(water)[-1].at  # written with the transition
     [feedback] = api.publisher.sent
     assert (feedback.action, feedback.to_status, feedback.actor) == ("acknowledge", WarningStatus.acknowledged, "供水值班员")
 
@@ -200,14 +201,14 @@ def test_operator_transitions_own_warning_recorded_audited_and_sent_as_feedback(
 def test_roles_that_may_not_act_are_refused_and_audited(api: Api, water: str, who: str) -> None:
     response = api.act(water, "acknowledge", getattr(api.tokens, who))
     assert response.status_code == 403
-    assert api.store.get(water).status is WarningStatus.new
-    assert [e.action for e in api.store.audit_log(target=water)] == ["denied.acknowledge"]
+    assert api.store.warnings.get(water).status is WarningStatus.new
+    assert [e.action for e in api.store.audit_log.entries(target=water)] == ["denied.acknowledge"]
     assert api.publisher.sent == []
 
 
 def test_commander_may_act_on_any_department(api: Api, gas: str) -> None:
     assert api.act(gas, "dispatch", api.tokens.commander).status_code == 201
-    assert api.store.get(gas).status is WarningStatus.dispatched
+    assert api.store.warnings.get(gas).status is WarningStatus.dispatched
 
 
 def test_illegal_transition_is_409_with_the_lifecycle_message(api: Api, water: str) -> None:
@@ -217,7 +218,7 @@ def test_illegal_transition_is_409_with_the_lifecycle_message(api: Api, water: s
     assert response.json()["detail"] == (
         f"warning {water} is acknowledged: cannot go to dispatched (allowed: in_progress, resolved, false_alarm, cancelled)"
     )
-    assert [e.action for e in api.store.audit_log(target=water)][:1] == ["rejected.dispatch"]
+    assert [e.action for e in api.store.audit_log.entries(target=water)][:1] == ["rejected.dispatch"]
 
 
 def test_unknown_action_is_rejected_by_validation(api: Api, water: str) -> None:
@@ -228,10 +229,10 @@ def test_unknown_action_is_rejected_by_validation(api: Api, water: str) -> None:
 
 def test_feedback_failure_is_counted_and_the_transition_kept(tmp_path: Path) -> None:
     for api in _api(tmp_path, RecordingPublisher(fail=True)):
-        api.store.save(api_warning())
+        save(api.store, api_warning())
         assert api.act("w-api-1", "false_alarm", api.tokens.commander).status_code == 201
-        assert api.store.get("w-api-1").status is WarningStatus.false_alarm
-        assert [p.false_alarms for p in api.store.detector_precision()] == [1]
+        assert api.store.warnings.get("w-api-1").status is WarningStatus.false_alarm
+        assert [p.false_alarms for p in api.store.outcomes.detector_precision()] == [1]
         metrics = api.client.get("/metrics").text
         assert "riskwatch_feedback_publish_failures_total 1.0" in metrics
         assert "riskwatch_feedback_published_total 0.0" in metrics
@@ -259,7 +260,7 @@ def _feed_links(api: Api) -> list[str]:
 
 def test_level_ii_reaches_the_public_feed_only_after_a_commander_approves(api: Api) -> None:
     warning = api_warning(warning_id="w-api-2", level=Level.II)
-    api.store.save(warning)
+    save(api.store, warning)
     assert _feed_links(api) == []
     assert api.client.get("/cap/w-api-2.xml").status_code == 404
     assert api.client.post("/api/warnings/w-api-2/approve", headers=bearer(api.tokens.operator)).status_code == 403
@@ -267,7 +268,7 @@ def test_level_ii_reaches_the_public_feed_only_after_a_commander_approves(api: A
     assert response.status_code == 200
     assert (response.json()["state"], response.json()["public_version"], response.json()["approved_by"]) == ("public", 1, "指挥长")
     assert _feed_links(api) == ["http://testserver/cap/w-api-2.xml"]
-    assert [e.action for e in api.store.audit_log(target="w-api-2")] == ["approve", "denied.approve"]
+    assert [e.action for e in api.store.audit_log.entries(target="w-api-2")] == ["approve", "denied.approve"]
 
 
 def test_public_cap_validates_and_shows_the_district_only(api: Api, water: str) -> None:
@@ -285,9 +286,9 @@ def test_public_cap_validates_and_shows_the_district_only(api: Api, water: str) 
 
 def test_update_references_the_alert(api: Api) -> None:
     alert = api_warning()
-    api.store.save(alert)
+    save(api.store, alert)
     api.clock.advance(timedelta(minutes=10))
-    api.store.save(next_version(alert, updated_at=T0 + timedelta(minutes=10), level=Level.IV))
+    save(api.store, next_version(alert, updated_at=T0 + timedelta(minutes=10), level=Level.IV))
     xml = api.client.get(f"/cap/{alert.warning_id}.xml").content
     validate_cap(xml)
     root = etree.fromstring(xml)
@@ -297,7 +298,7 @@ def test_update_references_the_alert(api: Api) -> None:
 
 
 def test_internal_roles_get_the_current_version_restricted_until_public(api: Api) -> None:
-    api.store.save(api_warning(warning_id="w-api-2", level=Level.II))
+    save(api.store, api_warning(warning_id="w-api-2", level=Level.II))
     response = api.client.get("/cap/w-api-2.xml", headers=bearer(api.tokens.commander))
     assert response.status_code == 200
     validate_cap(response.content)
@@ -320,7 +321,7 @@ def test_commander_creates_and_ends_a_silence_others_may_not(api: Api) -> None:
     assert ended.status_code == 200 and ended.json()["expired_at"] == "2026-11-23T01:30:00Z"
     assert api.get("/api/silences", api.tokens.analyst, active=True).json() == []
     assert api.client.delete("/api/silences/nope", headers=bearer(api.tokens.commander)).status_code == 404
-    assert [e.action for e in api.store.audit_log(target=silence_id)] == ["silence.expire", "silence.create"]
+    assert [e.action for e in api.store.audit_log.entries(target=silence_id)] == ["silence.expire", "silence.create"]
 
 
 def test_silence_request_errors_name_the_field(api: Api) -> None:
@@ -334,7 +335,7 @@ def test_silence_request_errors_name_the_field(api: Api) -> None:
 
 
 def test_missed_acknowledge_deadline_escalates(api: Api) -> None:
-    api.store.save(api_warning(warning_id="w-api-1", level=Level.I))  # acknowledge within 5 minutes
+    save(api.store, api_warning(warning_id="w-api-1", level=Level.I))  # acknowledge within 5 minutes
     deadlines = api.client.app.state.deadlines
     assert api.client.portal.call(deadlines.check_once) == []
     api.clock.advance(timedelta(minutes=6))
@@ -375,8 +376,8 @@ def test_metrics_count_requests_and_warnings(api: Api, water: str, gas: str) -> 
 
 def test_pipeline_status_from_health_snapshots(api: Api) -> None:
     assert api.get("/api/pipeline", api.tokens.analyst).json()["stale"] is True
-    api.store.put_health("worker", {"lag": {"riskwatch.events": 12}, "warming_up": ["prophet_trend"], "dead_letters_per_min": 0.5})
-    api.store.put_health("bench", {"lag": {"riskwatch.events": 3, "riskwatch.signals": 1}})
+    api.store.health.put("worker", {"lag": {"riskwatch.events": 12}, "warming_up": ["prophet_trend"], "dead_letters_per_min": 0.5})
+    api.store.health.put("bench", {"lag": {"riskwatch.events": 3, "riskwatch.signals": 1}})
     body = api.get("/api/pipeline", api.tokens.analyst).json()
     assert body["lag"] == {"riskwatch.events": 15, "riskwatch.signals": 1}
     assert body["warming_up"] == ["prophet_trend"]
@@ -389,7 +390,7 @@ def test_pipeline_status_from_health_snapshots(api: Api) -> None:
 
 
 def test_trends_count_warnings_per_category_and_day(api: Api, water: str, gas: str) -> None:
-    api.store.save(api_warning(warning_id="w-old", first_seen=T0 - timedelta(days=2), updated_at=T0 - timedelta(days=2)))
+    save(api.store, api_warning(warning_id="w-old", first_seen=T0 - timedelta(days=2), updated_at=T0 - timedelta(days=2)))
     body = api.get("/api/trends", api.tokens.commander, days=7).json()
     assert body["bucket"] == "day"
     water_counts = {p["t"]: p["count"] for p in body["series"]["water_supply"]}
@@ -433,16 +434,16 @@ PERSONAL = "联系人张三 13812345678 已到场"
 
 def test_unmasked_list_reads_are_audited_masked_ones_are_not(api: Api, water: str, gas: str) -> None:
     api.get("/api/warnings", api.tokens.analyst)
-    assert api.store.audit_log(action="read.warnings") == []
+    assert api.store.audit_log.entries(action="read.warnings") == []
     api.get("/api/warnings", api.tokens.operator)
-    [entry] = api.store.audit_log(action="read.warnings")  # the operator sees only its water warning
+    [entry] = api.store.audit_log.entries(action="read.warnings")  # the operator sees only its water warning
     assert (entry.actor, entry.role, entry.target) == ("供水值班员", "operator", water)
     assert entry.detail == "unmasked in /api/warnings, version 1"
 
 
 def test_unmasked_list_read_leaves_one_entry_per_warning_found_by_target(api: Api, water: str, gas: str) -> None:
     listed = {w["warning_id"] for w in api.get("/api/warnings", api.tokens.commander).json()}
-    entries = api.store.audit_log(action="read.warnings")
+    entries = api.store.audit_log.entries(action="read.warnings")
     assert listed == {water, gas}
     assert sorted(e.target for e in entries) == sorted(listed)
     assert len({e.at for e in entries}) == 1  # one request, one transaction, one time
@@ -464,7 +465,7 @@ def test_analyst_sees_transition_and_silence_reasons_redacted(api: Api, water: s
 
 
 def test_analyst_restricted_cap_is_masked_and_street_level(api: Api) -> None:
-    api.store.save(api_warning(warning_id="w-api-2", level=Level.II))
+    save(api.store, api_warning(warning_id="w-api-2", level=Level.II))
     response = api.client.get("/cap/w-api-2.xml", headers=bearer(api.tokens.analyst))
     assert response.status_code == 200
     validate_cap(response.content)
@@ -472,7 +473,7 @@ def test_analyst_restricted_cap_is_masked_and_street_level(api: Api) -> None:
     assert root.findtext(f"{CAP}scope") == "Restricted"
     assert [g.findtext(f"{CAP}value") for g in root.iter(f"{CAP}geocode")] == [DISTRICT, STREET]
     assert "张三" not in response.text and "王先生" not in response.text
-    assert api.store.audit_log(action="read.cap") == []  # a masked read
+    assert api.store.audit_log.entries(action="read.cap") == []  # a masked read
 
 
 def test_roles_that_may_never_act_are_refused_before_the_lookup(api: Api) -> None:
@@ -480,13 +481,13 @@ def test_roles_that_may_never_act_are_refused_before_the_lookup(api: Api) -> Non
     assert api.act("nope", "acknowledge", api.tokens.analyst).status_code == 403
     assert api.client.post("/api/warnings/nope/approve", headers=bearer(api.tokens.operator)).status_code == 403
     assert api.client.post("/api/warnings/nope/approve", headers=bearer(api.tokens.commander)).status_code == 404
-    assert [e.action for e in api.store.audit_log(target="nope")] == ["denied.approve", "denied.acknowledge"]
+    assert [e.action for e in api.store.audit_log.entries(target="nope")] == ["denied.approve", "denied.acknowledge"]
 
 
 def test_revoked_tokens_are_401_and_public_tokens_403_on_the_internal_api(api: Api) -> None:
-    identity, token = api.store.create_token("临时", Role.commander)
+    identity, token = api.store.tokens.create("临时", Role.commander)
     assert api.get("/api/me", token).status_code == 200
-    api.store.revoke_token(identity.token_id)
+    api.store.tokens.revoke(identity.token_id)
     assert api.get("/api/warnings", token).status_code == 401
     assert api.client.get("/cap/w-api-1.xml", headers=bearer(token)).status_code == 401
     assert api.get("/api/me", api.tokens.public).json()["role"] == "public"
@@ -495,7 +496,7 @@ def test_revoked_tokens_are_401_and_public_tokens_403_on_the_internal_api(api: A
 
 
 def test_every_change_is_audited_and_the_log_filters(api: Api, water: str) -> None:
-    api.store.save(api_warning(warning_id="w-api-2", level=Level.II))
+    save(api.store, api_warning(warning_id="w-api-2", level=Level.II))
     api.act(water, "acknowledge", api.tokens.operator)
     api.clock.advance(timedelta(minutes=5))
     api.client.post("/api/warnings/w-api-2/approve", headers=bearer(api.tokens.commander))
@@ -526,7 +527,7 @@ def test_public_cap_and_atom_of_a_grid_warning_show_nothing_finer_than_the_distr
 
 
 def test_level_i_appears_in_the_feed_only_after_approval(api: Api) -> None:
-    api.store.save(api_warning(warning_id="w-red", level=Level.I))
+    save(api.store, api_warning(warning_id="w-red", level=Level.I))
     assert _feed_links(api) == []
     assert api.client.get("/cap/w-red.xml").status_code == 404
     assert api.client.get("/cap/w-red.xml", headers=bearer(api.tokens.public)).status_code == 404
@@ -536,7 +537,7 @@ def test_level_i_appears_in_the_feed_only_after_approval(api: Api) -> None:
 
 def test_raising_a_public_warning_to_level_ii_keeps_the_public_at_the_approved_version(api: Api, water: str) -> None:
     api.clock.advance(timedelta(minutes=10))
-    api.store.save(next_version(api_warning(), updated_at=T0 + timedelta(minutes=10), level=Level.II, title="升级为橙色"))
+    save(api.store, next_version(api_warning(), updated_at=T0 + timedelta(minutes=10), level=Level.II, title="升级为橙色"))
     public = etree.fromstring(api.client.get(f"/cap/{water}.xml").content)
     assert [p.findtext(f"{CAP}value") for p in public.iter(f"{CAP}parameter") if p.findtext(f"{CAP}valueName") == "version"] == ["1"]
     atom = api.client.get("/cap/feed.atom").text
@@ -558,7 +559,7 @@ def test_unexpected_errors_are_json_500_without_internals(api: Api, monkeypatch:
     def broken(active_at: object = None) -> list[object]:
         raise RuntimeError("SELECT secret FROM /srv/riskwatch/db")
 
-    monkeypatch.setattr(api.store, "silences", broken)
+    monkeypatch.setattr(api.store.silences, "list", broken)
     client = TestClient(api.client.app, raise_server_exceptions=False)
     response = client.get("/api/silences", headers=bearer(api.tokens.commander))
     assert response.status_code == 500

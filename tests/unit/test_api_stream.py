@@ -22,6 +22,7 @@ from riskwatch.contracts import Level
 from riskwatch.config.settings import Settings
 from tests.api_support import GAS, STREET, T0, RecordingPublisher, Tokens, api_warning, bearer, make_tokens, sqlite_store
 from tests.servers import serve
+from tests.store_contract import save
 
 GUARD = 20.0  # seconds: only a guard against a hung test, never a synchronisation
 
@@ -75,7 +76,7 @@ async def test_a_warning_saved_after_connecting_arrives(server: Server) -> None:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             events = sse_events(response)
-            await asyncio.to_thread(server.store.save, api_warning())
+            await asyncio.to_thread(save, server.store, api_warning())
             view = await next_event(events, "warning")
     assert (view["warning_id"], view["colour"], view["status"]) == ("w-api-1", "yellow", "new")
     assert view["disposal"]["tier"] == "grid"
@@ -88,9 +89,9 @@ async def test_operators_receive_only_their_department_and_analysts_masked_views
         analyst_stream = client.stream("GET", "/api/stream", headers=bearer(server.tokens.analyst))
         async with gas_stream as gas_response, analyst_stream as analyst_response:
             gas_events, analyst_events = sse_events(gas_response), sse_events(analyst_response)
-            await asyncio.to_thread(server.store.save, api_warning())  # water: not for the gas operator
+            await asyncio.to_thread(save, server.store, api_warning())  # water: not for the gas operator
             gas = api_warning(warning_id="w-api-gas", category="gas_supply", category_name="燃气", department=GAS)
-            await asyncio.to_thread(server.store.save, gas)
+            await asyncio.to_thread(save, server.store, gas)
             first_for_gas = await next_event(gas_events, "warning")
             first_for_analyst = await next_event(analyst_events, "warning")
     assert first_for_gas["warning_id"] == "w-api-gas"
@@ -100,7 +101,7 @@ async def test_operators_receive_only_their_department_and_analysts_masked_views
 
 
 async def test_transitions_and_escalations_are_streamed(server: Server) -> None:
-    await asyncio.to_thread(server.store.save, api_warning(level=Level.I))  # acknowledge within 5 minutes
+    await asyncio.to_thread(save, server.store, api_warning(level=Level.I))  # acknowledge within 5 minutes
     async with httpx.AsyncClient(base_url=server.url, timeout=GUARD) as client:
         async with client.stream("GET", "/api/stream", headers=bearer(server.tokens.operator)) as response:
             events = sse_events(response)
@@ -139,7 +140,7 @@ async def test_idle_streams_get_ping_comments(tmp_path: Path) -> None:
 
 
 async def test_analysts_get_transition_reasons_redacted_and_unmasked_deliveries_are_audited(server: Server) -> None:
-    await asyncio.to_thread(server.store.save, api_warning())
+    await asyncio.to_thread(save, server.store, api_warning())
     async with httpx.AsyncClient(base_url=server.url, timeout=GUARD) as client:
         analyst_stream = client.stream("GET", "/api/stream", headers=bearer(server.tokens.analyst))
         commander_stream = client.stream("GET", "/api/stream", headers=bearer(server.tokens.commander))
@@ -152,9 +153,9 @@ async def test_analysts_get_transition_reasons_redacted_and_unmasked_deliveries_
             )
             assert acted.status_code == 201
             masked = await next_event(analyst_events, "transition")
-            await asyncio.to_thread(server.store.save, api_warning(warning_id="w-api-3"))
+            await asyncio.to_thread(save, server.store, api_warning(warning_id="w-api-3"))
             await next_event(commander_events, "warning")
     assert masked["reason"] == "联系人[姓名] [电话] 已到场"
-    reads = await asyncio.to_thread(server.store.audit_log, actor="指挥长")
+    reads = await asyncio.to_thread(server.store.audit_log.entries, actor="指挥长")
     assert [(e.action, e.target) for e in reads] == [("read.warning", "w-api-3"), ("read.stream", "/api/stream")]
-    assert await asyncio.to_thread(server.store.audit_log, actor="分析员") == []
+    assert await asyncio.to_thread(server.store.audit_log.entries, actor="分析员") == []

@@ -12,11 +12,12 @@ from typer.testing import CliRunner
 
 from riskwatch.tools.db_cli import register
 from riskwatch.alerts.store.schema import current_revision, head_revision
-from riskwatch.alerts.store.store import WarningStore, warning_to_row
+from riskwatch.alerts.store.store import WarningStore
 from riskwatch.alerts.store.tables import WarningRow, WarningVersionRow
 from riskwatch.alerts.store.tokens import Role
+from riskwatch.alerts.store.warnings import warning_to_row
 from riskwatch.contracts import MsgType
-from tests.store_contract import make_warning
+from tests.store_contract import make_warning, save
 
 runner = CliRunner()
 
@@ -41,7 +42,7 @@ def test_db_upgrade_and_token_lifecycle(tmp_path: Path) -> None:
     token = re.search(r"token:\s+(\S+)", created.output).group(1)  # type: ignore[union-attr]
     token_id = re.search(r"token_id:\s+(\S+)", created.output).group(1)  # type: ignore[union-attr]
     store = WarningStore(url)
-    identity = store.identify(token)
+    identity = store.tokens.identify(token)
     assert identity is not None and (identity.role, identity.department) == (Role.operator, "water_group")
 
     listed = runner.invoke(app, ["token", "list", "--json", "--database-url", url])
@@ -49,7 +50,7 @@ def test_db_upgrade_and_token_lifecycle(tmp_path: Path) -> None:
     assert token not in listed.output
 
     assert runner.invoke(app, ["token", "revoke", token_id, "--database-url", url]).exit_code == 0
-    assert store.identify(token) is None
+    assert store.tokens.identify(token) is None
     again = runner.invoke(app, ["token", "revoke", token_id, "--database-url", url])
     assert again.exit_code == 1 and "no active token" in again.output
     store.close()
@@ -73,8 +74,8 @@ def test_migrate_adopts_a_database_made_before_migrations(tmp_path: Path) -> Non
 
     store.migrate()
     assert current_revision(store.engine) == head_revision()
-    assert store.get(old.warning_id) == old
+    assert store.warnings.get(old.warning_id) == old
     newer = make_warning(version=2, msg_type=MsgType.update)
-    assert store.save(newer) is True
-    assert store.disposal(old.warning_id) is not None
+    assert save(store, newer) is True
+    assert store.disposals.get(old.warning_id) is not None
     store.close()

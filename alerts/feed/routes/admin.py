@@ -22,7 +22,7 @@ def silences(
     active: Annotated[bool, Query(description="Only silences in force now")] = False,
 ) -> list[Silence]:
     """Every silence (or only the active ones), for any internal role (reasons redacted for analysts)."""
-    return [silence_as_seen(s, who) for s in ctx.store.silences(ctx.clock.now() if active else None)]
+    return [silence_as_seen(s, who) for s in ctx.store.silences.list(ctx.clock.now() if active else None)]
 
 
 @router.post("/silences", response_model=Silence, status_code=status.HTTP_201_CREATED, responses={403: {}})
@@ -40,7 +40,7 @@ def add_silence(request: SilenceRequest, ctx: Context, who: Caller) -> Silence:
             detail=f"{silence.region_prefix} {categories} {window}: {silence.reason}",
         )
 
-    return ctx.store.add_silence(request, created_by=who.name, audit=entry)
+    return ctx.store.silences.add(request, created_by=who.name, audit=entry)
 
 
 @router.delete("/silences/{silence_id}", response_model=Silence, responses={403: {}, 404: {}})
@@ -54,7 +54,7 @@ def expire_silence(silence_id: str, ctx: Context, who: Caller) -> Silence:
         return AuditRecord(actor=who.name, role=who.role.value, action="silence.expire", target=silence_id, detail=silence.reason)
 
     try:
-        return ctx.store.expire_silence(silence_id, actor=who.name, audit=entry)
+        return ctx.store.silences.expire(silence_id, actor=who.name, audit=entry)
     except UnknownSilence as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
 
@@ -75,4 +75,4 @@ def audit(
         raise refuse(ctx, who, "read.audit", "audit_log", decision)
     if since is not None and since.utcoffset() is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="since needs a time zone offset")
-    return ctx.store.audit_log(actor=actor, action=action, target=target, since=since, limit=limit)
+    return ctx.store.audit_log.entries(actor=actor, action=action, target=target, since=since, limit=limit)

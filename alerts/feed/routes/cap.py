@@ -49,21 +49,21 @@ def _cap(ctx: ApiContext, shown: Warning, versions: list[Warning], *, public: bo
 
 
 def _internal(ctx: ApiContext, who: Identity, warning: Warning) -> Response:
-    publication = ctx.store.publication(warning.warning_id)
+    publication = ctx.store.publications.get(warning.warning_id)
     public = (
         publication is not None
         and publication.state is PublicationState.public
         and publication.public_version == warning.version
     )
     record_unmasked_read(ctx, who, READ_CAP, warning.warning_id, f"version {warning.version}")
-    return _cap(ctx, view_of(warning, who, ctx.regions), ctx.store.versions(warning.warning_id), public=public)
+    return _cap(ctx, view_of(warning, who, ctx.regions), ctx.store.warnings.versions(warning.warning_id), public=public)
 
 
 def _public(ctx: ApiContext, warning_id: str) -> Response:
-    publication = ctx.store.publication(warning_id)
+    publication = ctx.store.publications.get(warning_id)
     if publication is None or publication.public_version is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"warning {warning_id!r} has no public message")
-    versions = ctx.store.versions(warning_id)
+    versions = ctx.store.warnings.versions(warning_id)
     public = next((v for v in versions if v.version == publication.public_version), None)
     if public is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"warning {warning_id!r} has no public message")
@@ -73,7 +73,7 @@ def _public(ctx: ApiContext, warning_id: str) -> Response:
 @router.get("/feed.atom", response_class=Response, responses={200: {"content": {ATOM_MEDIA_TYPE: {}}}})
 def feed(request: Request, ctx: Context) -> Response:
     """Atom 1.0 feed of the public warnings, newest first, each linking to /cap/{id}.xml."""
-    entries = [mask_for_public(w, ctx.regions) for w in ctx.store.public_warnings(limit=FEED_LIMIT)]
+    entries = [mask_for_public(w, ctx.regions) for w in ctx.store.publications.public_warnings(limit=FEED_LIMIT)]
     base_url = str(request.base_url).rstrip("/")
     updated = max((w.updated_at for w in entries), default=ctx.clock.now())
     xml = cap_atom_feed(
@@ -85,10 +85,10 @@ def feed(request: Request, ctx: Context) -> Response:
 @router.get("/{warning_id}.xml", response_class=Response, responses={200: {"content": {CAP_MIME_TYPE: {}}}, 404: {}})
 def cap_message(warning_id: str, ctx: Context, who: MaybeCaller) -> Response:
     """CAP 1.2: the public version for everyone, the current one for roles that may read it."""
-    warning = ctx.store.get(warning_id)
+    warning = ctx.store.warnings.get(warning_id)
     if warning is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no warning {warning_id!r}")
-    disposal = ctx.store.disposal(warning_id)
+    disposal = ctx.store.disposals.get(warning_id)
     if who is not None and may_read_warning(who, department_of(warning, disposal)):
         return _internal(ctx, who, warning)
     return _public(ctx, warning_id)

@@ -112,6 +112,6 @@ def trends(ctx: Context, who: Caller, days: Annotated[int, Query(ge=1, le=366)] 
 @router.get("/api/reports/detectors", response_model=list[DetectorPrecision])
 def detector_precision(ctx: Context, who: Caller) -> list[DetectorPrecision]:
     """Each detector's precision on real outcomes (true vs false alarms from feedback)."""
-    return ctx.store.detector_precision()
+    return ctx.store.outcomes.detector_precision()
 
 

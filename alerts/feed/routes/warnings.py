@@ -34,14 +34,14 @@ ActionName = StrEnum("ActionName", [(name, name) for name in ACTIONS])  # type: 
 
 
 def _existing(ctx: ApiContext, warning_id: str) -> Warning:
-    warning = ctx.store.get(warning_id)
+    warning = ctx.store.warnings.get(warning_id)
     if warning is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no warning {warning_id!r}")
     return warning
 
 
 def _department(ctx: ApiContext, warning: Warning) -> str | None:
-    return department_of(warning, ctx.store.disposal(warning.warning_id))
+    return department_of(warning, ctx.store.disposals.get(warning.warning_id))
 
 
 @router.get("", response_model=list[WarningView])
@@ -102,13 +102,13 @@ def _apply(ctx: ApiContext, who: Identity, warning_id: str, action: str, reason:
         )
 
     try:
-        return ctx.store.transition(
+        return ctx.store.transitions.apply(
             warning_id, ACTIONS[action], actor=who.name, role=who.role.value, reason=reason, audit=entry
         )
     except UnknownWarning as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except IllegalTransition as exc:
-        ctx.store.audit(actor=who.name, role=who.role.value, action=f"rejected.{action}", target=warning_id, detail=str(exc))
+        ctx.store.audit_log.append(actor=who.name, role=who.role.value, action=f"rejected.{action}", target=warning_id, detail=str(exc))
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
 
 
@@ -135,7 +135,7 @@ async def act(
     """Move a warning along its lifecycle; the move is stored, audited and sent as feedback."""
     transition = await run_in_threadpool(_apply, ctx, who, warning_id, action.value, body.reason)
     feedback = Feedback.of(transition, action.value)
-    await run_in_threadpool(ctx.store.record_feedback, feedback)
+    await run_in_threadpool(ctx.store.outcomes.record, feedback)
     background.add_task(_publish, ctx, feedback)
     return transition
 
@@ -150,7 +150,7 @@ def _approve(ctx: ApiContext, who: Identity, warning_id: str) -> Publication:
         return AuditRecord(actor=who.name, role=who.role.value, action="approve", target=warning_id, detail=detail)
 
     try:
-        return ctx.store.approve(warning_id, actor=who.name, audit=entry)
+        return ctx.store.publications.approve(warning_id, actor=who.name, audit=entry)
     except UnknownWarning as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no warning {warning_id!r}") from exc
 
