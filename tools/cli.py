@@ -138,7 +138,7 @@ def demo(
 def _register_tools() -> None:
     from riskwatch.tools.simulate_cli import register as register_simulator
     from riskwatch.tools.topics_cli import register as register_admin
-    from riskwatch.tools.backtest import register as register_backtest
+    from riskwatch.tools.backtest.cli import register as register_backtest
     from riskwatch.tools.score import register as register_score
     from riskwatch.tools.bench import register as register_bench
     from riskwatch.tools.db_cli import register as register_db

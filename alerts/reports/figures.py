@@ -17,14 +17,15 @@ from typing import Any
 from riskwatch.alerts.reports.metrics import Trend
 from riskwatch.contracts import Level
 
-__all__ = ["LEVEL_HEX", "category_trend_png", "cjk_font", "level_trend_png"]
+__all__ = ["LEVEL_HEX", "category_trend_png", "cjk_font", "level_trend_png", "png_base64", "pyplot"]
 
 LEVEL_HEX = {Level.I: "#d7191c", Level.II: "#f28e2b", Level.III: "#e6c229", Level.IV: "#2b7bba"}
 _CJK_FILE_HINTS = ("NotoSansCJK", "NotoSerifCJK", "SourceHanSans", "wqy-zenhei", "wqy-microhei")
 _CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Source Han Sans SC")
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display needed), imported only when a chart is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,7 +41,7 @@ def cjk_font() -> str | None:
     Matplotlib's font cache may predate fonts installed later (CI adds Noto CJK after the
     venv), so font files found on the system (fontconfig's list) are registered on demand.
     """
-    _pyplot()
+    pyplot()
     from matplotlib import font_manager
 
     known = {f.name for f in font_manager.fontManager.ttflist}
@@ -65,7 +66,7 @@ def _label(chinese: str, english: str) -> str:
 @contextmanager
 def _figure() -> Iterator[tuple[Any, Any]]:
     """A figure and axes drawn, inside one rc context, with the CJK font when there is one."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     family = cjk_font()
@@ -81,10 +82,10 @@ def _figure() -> Iterator[tuple[Any, Any]]:
             plt.close(fig)
 
 
-def _png(fig: Any) -> str:
-    """The figure as base64 PNG; call inside `_figure()` so its fonts apply."""
+def png_base64(fig: Any, dpi: int = 96) -> str:
+    """The figure as base64 PNG for an inline `<img>`; call inside `_figure()` so its fonts apply."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -112,7 +113,7 @@ def level_trend_png(trend: Trend, bucket_zh: str, bucket_en: str) -> str:
             previous = list(trend.previous_total[: len(positions)])
             ax.plot(range(len(previous)), previous, color="#555", linestyle="--", marker=".", label=_label("上期", "previous"))
         _axes_text(ax, trend, bucket_zh, bucket_en, "预警数量趋势（按等级）", "warnings by level")
-        return _png(fig)
+        return png_base64(fig)
 
 
 def category_trend_png(trend: Trend, bucket_zh: str, bucket_en: str) -> str:
@@ -122,4 +123,4 @@ def category_trend_png(trend: Trend, bucket_zh: str, bucket_en: str) -> str:
         for code, counts in trend.by_category.items():
             ax.plot(positions, counts, marker="o", markersize=3, label=_label(trend.category_names[code], code))
         _axes_text(ax, trend, bucket_zh, bucket_en, "主要类别趋势", "top categories")
-        return _png(fig)
+        return png_base64(fig)

@@ -1,16 +1,21 @@
-"""Render a `Report` as one self-contained HTML file (Jinja2 template, charts inline as base64)."""
+"""Render a `Report` as one self-contained HTML file (Jinja2 template, charts inline as base64).
+
+`environment` is the one Jinja2 set-up of riskwatch's HTML reports: other reports (the
+back-test's) pass their own template package and extend `base.html.j2` and use
+`macros.html.j2` from here.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from riskwatch.alerts.reports.figures import LEVEL_HEX, category_trend_png, cjk_font, level_trend_png
 from riskwatch.alerts.reports.period import CITY_TZ, ReportKind
 from riskwatch.alerts.reports.report import Report, format_duration, format_rate
 
-__all__ = ["render_html", "write_html"]
+__all__ = ["environment", "render_html", "write_html"]
 
 _BUCKET = {
     ReportKind.daily: ("小时", "hour of day"),
@@ -19,9 +24,15 @@ _BUCKET = {
 }
 
 
-def _environment() -> Environment:
+def environment(*packages: str) -> Environment:
+    """The Jinja2 environment of the HTML reports: escaping, strict undefined names, filters.
+
+    Templates are looked up in the `templates/` folder of each of `packages` first, then in this
+    package's (the report's own, `base.html.j2` and `macros.html.j2`).
+    """
+    loaders = [PackageLoader(package, "templates") for package in (*packages, "riskwatch.alerts.reports")]
     env = Environment(
-        loader=PackageLoader("riskwatch.alerts.reports", "templates"),
+        loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(["html", "j2"]),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -40,7 +51,7 @@ def render_html(report: Report) -> str:
         "levels": level_trend_png(report.trend, bucket_zh, bucket_en),
         "categories": category_trend_png(report.trend, bucket_zh, bucket_en),
     }
-    template = _environment().get_template("report.html.j2")
+    template = environment().get_template("report.html.j2")
     return template.render(
         report=report,
         period=report.period,

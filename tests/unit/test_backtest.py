@@ -14,7 +14,8 @@ import typer
 from typer.testing import CliRunner
 
 from riskwatch.config.loader import load_city_config
-from riskwatch.tools import backtest as bt
+from riskwatch.tools.backtest import cli as backtest_cli
+from riskwatch.tools.backtest import runner, scoring, truth
 from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.detectors.series.registry import register as register_series
 from riskwatch.contracts import Level, MsgType, Signal, SignalKind, Source, Warning
@@ -24,13 +25,13 @@ STREET, OTHER_STREET, DISTRICT = "410105002", "410105001", "410105"
 
 
 def incident(id: str = "inc", start: datetime = T0, hours: float = 2, street: str = STREET, groups: tuple[str, ...] = ("water",),
-             level: str | None = "II") -> bt.TruthIncident:
-    return bt.TruthIncident(id, "water_main_burst", street, street[:6], start, start + timedelta(hours=hours),
+             level: str | None = "II") -> truth.TruthIncident:
+    return truth.TruthIncident(id, "water_main_burst", street, street[:6], start, start + timedelta(hours=hours),
                             frozenset(groups), groups, level)
 
 
-def det(at: datetime, region: str = STREET, group: str = "water", health: bool = False, ref: str = "d") -> bt.Detection:
-    return bt.Detection(ref, "x", region, region[:6], group, at, health)
+def det(at: datetime, region: str = STREET, group: str = "water", health: bool = False, ref: str = "d") -> truth.Detection:
+    return truth.Detection(ref, "x", region, region[:6], group, at, health)
 
 
 def minutes(m: float) -> timedelta:
@@ -45,7 +46,7 @@ def city():
 @pytest.fixture()
 def cli() -> typer.Typer:
     app = typer.Typer()
-    bt.register(app)
+    backtest_cli.register(app)
 
     @app.command()
     def other() -> None:  # a second command keeps `backtest` a named subcommand
@@ -59,28 +60,28 @@ def cli() -> typer.Typer:
 
 def test_match_needs_place_group_and_time_window() -> None:
     inc = incident()
-    assert bt.matches(det(T0), inc)
-    assert bt.matches(det(T0 + minutes(119)), inc)
-    assert bt.matches(det(inc.end + minutes(60)), inc)  # default tolerance: 1 h after the end
-    assert not bt.matches(det(inc.end + minutes(61)), inc)
-    assert bt.matches(det(inc.end + minutes(61)), inc, tolerance=minutes(90))
-    assert not bt.matches(det(T0 - minutes(1)), inc)
-    assert not bt.matches(det(T0 + minutes(5), region=OTHER_STREET), inc)
-    assert not bt.matches(det(T0 + minutes(5), group="gas"), inc)
+    assert truth.matches(det(T0), inc)
+    assert truth.matches(det(T0 + minutes(119)), inc)
+    assert truth.matches(det(inc.end + minutes(60)), inc)  # default tolerance: 1 h after the end
+    assert not truth.matches(det(inc.end + minutes(61)), inc)
+    assert truth.matches(det(inc.end + minutes(61)), inc, tolerance=minutes(90))
+    assert not truth.matches(det(T0 - minutes(1)), inc)
+    assert not truth.matches(det(T0 + minutes(5), region=OTHER_STREET), inc)
+    assert not truth.matches(det(T0 + minutes(5), group="gas"), inc)
 
 
 def test_district_level_finding_matches_incidents_in_its_district() -> None:
     inc = incident()
-    assert bt.matches(det(T0 + minutes(5), region=DISTRICT), inc)
-    assert not bt.matches(det(T0 + minutes(5), region="410104"), inc)
+    assert truth.matches(det(T0 + minutes(5), region=DISTRICT), inc)
+    assert not truth.matches(det(T0 + minutes(5), region="410104"), inc)
 
 
 def test_health_findings_match_only_health_incidents() -> None:
     fault, event = incident("fault", level=None), incident("event")
     assert fault.health and not event.health
-    assert bt.matches(det(T0 + minutes(5), health=True), fault)
-    assert not bt.matches(det(T0 + minutes(5), health=True), event)
-    assert not bt.matches(det(T0 + minutes(5)), fault)
+    assert truth.matches(det(T0 + minutes(5), health=True), fault)
+    assert not truth.matches(det(T0 + minutes(5), health=True), event)
+    assert not truth.matches(det(T0 + minutes(5)), fault)
 
 
 def warning(wid: str, version: int, at: datetime, level: Level, street: str = STREET, category: str = "water_supply") -> Warning:
@@ -92,14 +93,14 @@ def warning(wid: str, version: int, at: datetime, level: Level, street: str = ST
 
 
 def test_warning_versions_count_once_and_an_update_during_the_incident_matches(city) -> None:
-    group_of = bt.group_mapper(city)
+    group_of = truth.group_mapper(city)
     inc = incident(start=T0 + timedelta(hours=1))
     early = [warning("w1", 1, T0, Level.IV), warning("w1", 2, T0 + minutes(70), Level.II)]  # raised by the incident
-    dets = bt.warning_detections([*early, warning("w2", 1, T0 + minutes(80), Level.III, street=OTHER_STREET)], group_of)
+    dets = truth.warning_detections([*early, warning("w2", 1, T0 + minutes(80), Level.III, street=OTHER_STREET)], group_of)
     assert len(dets) == 2
     w1 = next(d for d in dets if d.ref == "w1")
     assert w1.at == T0 and w1.level == "II" and w1.group == "water"
-    ev = bt.evaluate(dets, [inc], district_days=4.0)
+    ev = scoring.evaluate(dets, [inc], district_days=4.0)
     assert ev.first["inc"].ref == "w1" and ev.first["inc"].at == T0 + minutes(70)
     assert ev.score.delays == [600.0]
     assert [d.ref for d in ev.false] == ["w2"]
@@ -111,7 +112,7 @@ def test_signals_are_placed_in_their_street_and_credited_to_the_configured_detec
     sig = Signal(signal_id="s", detector="count_trend/cold_start", kind=SignalKind.surge, source=Source.hotline,
                  region_code=f"{STREET}001001", district_code=DISTRICT, category="water_supply", at=T0, score=0.9,
                  observed=5, reason="r")
-    (d,) = bt.signal_detections([sig], bt.group_mapper(city), RegionIndex(city.regions))
+    (d,) = truth.signal_detections([sig], truth.group_mapper(city), RegionIndex(city.regions))
     assert (d.by, d.region, d.group, d.health) == ("count_trend", STREET, "water", False)
 
 
@@ -126,7 +127,7 @@ def test_evaluate_rates_delays_and_false_per_district_day() -> None:
         det(T0 + timedelta(hours=4), ref="nothing-there"),  # between a (+1 h tolerance) and c
         det(T0 + minutes(30), group="gas", ref="wrong-group"),
     ]
-    ev = bt.evaluate(dets, incs, district_days=8.0)
+    ev = scoring.evaluate(dets, incs, district_days=8.0)
     sc = ev.score
     assert (sc.incidents, sc.detected, sc.total, sc.false) == (3, 2, 5, 2)
     assert sc.detection_rate == pytest.approx(2 / 3)
@@ -139,19 +140,19 @@ def test_evaluate_rates_delays_and_false_per_district_day() -> None:
 
 
 def test_scores_add_up_and_empty_scores_have_no_rates() -> None:
-    a = bt.Score(incidents=2, detected=1, delays=[60.0], false=3, total=4, district_days=4.0)
-    b = bt.Score(incidents=2, detected=2, delays=[120.0, 180.0], false=1, total=3, district_days=4.0)
+    a = scoring.Score(incidents=2, detected=1, delays=[60.0], false=3, total=4, district_days=4.0)
+    b = scoring.Score(incidents=2, detected=2, delays=[120.0, 180.0], false=1, total=3, district_days=4.0)
     c = a + b
     assert (c.incidents, c.detected, c.false, c.total, c.district_days) == (4, 3, 4, 7, 8.0)
     assert c.detection_rate == 0.75 and c.median_delay == 120.0 and c.false_per_district_day == 0.5
-    empty = bt.Score()
+    empty = scoring.Score()
     assert empty.detection_rate is None and empty.median_delay is None and empty.false_per_district_day is None
     assert empty.as_dict()["detection_rate"] is None
 
 
 def test_runs_and_event_wise_series_scores() -> None:
-    assert bt.runs([0, 1, 1, 0, 1]) == [(1, 2), (4, 4)]
-    assert bt.runs([]) == []
+    assert scoring.runs([0, 1, 1, 0, 1]) == [(1, 2), (4, 4)]
+    assert scoring.runs([]) == []
     ts = [T0 + minutes(5 * i) for i in range(20)]
     labels = [0] * 20
     labels[5:8] = [1, 1, 1]
@@ -160,7 +161,7 @@ def test_runs_and_event_wise_series_scores() -> None:
     alarms[6] = alarms[7] = True  # detects the first window 5 min after its start
     alarms[10] = alarms[11] = True  # one false alarm (one run)
     alarms[13] = True  # another, just before the second window, which is missed
-    sc = bt.score_alarms(ts, labels, alarms)
+    sc = scoring.score_alarms(ts, labels, alarms)
     assert (sc.windows, sc.detected, sc.false_alarms) == (2, 1, 2)
     assert sc.delays == [300.0] and sc.delay_points == [1]
     assert sc.precision == pytest.approx(1 / 3) and sc.recall == 0.5
@@ -202,7 +203,7 @@ def write_csv(path: Path) -> Path:
 
 
 def test_csv_mode_scores_known_alarms(tmp_path) -> None:
-    result = bt.run_csv(write_csv(tmp_path / "toy.csv"), "test_spiky", threshold=0.5)
+    result = scoring.run_csv(write_csv(tmp_path / "toy.csv"), "test_spiky", threshold=0.5)
     assert list(np.flatnonzero(result.alarms)) == [52, 120]
     sc = result.score
     assert (sc.windows, sc.detected, sc.false_alarms) == (2, 1, 1)
@@ -270,7 +271,7 @@ def test_scenario_run_finds_the_burst_and_writes_a_report(tmp_path, city, cli) -
     assert page.count("data:image/png;base64,") == 1 and "wmb-1" in page
 
     # the same files again, as a recorded run
-    run = bt.run_recorded(out / "tiny_burst", city, progress=False)
-    again = bt.score_run(run, city)
+    run = runner.run_recorded(out / "tiny_burst", city, progress=False)
+    again = scoring.score_run(run, city)
     assert again.pipeline.score.detected == 1
     assert run.traces.sensor["WP-410105002-01"] and run.traces.hotline["410105002"]
