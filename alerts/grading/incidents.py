@@ -106,14 +106,22 @@ class Incident(BaseModel):
         if line not in self.notes:
             self.notes = [*self.notes, line][-MAX_NOTES:]
 
-    def absorb(self, signal: Signal, *, evidence: Evidence, scored: bool) -> None:
-        """Add a signal to the evidence; `scored=False` keeps it as evidence only (silenced)."""
+    def add_evidence(self, signal: Signal) -> None:
+        """Keep a signal as evidence: its id, its time in the incident's span, the recent list.
+
+        The fuse stage does this for every signal an incident receives; only `take_score` lets a
+        signal raise the score, so a muted signal stays evidence and no more.
+        """
         self.signal_ids.add(signal.signal_id)
         self.last_seen = max(self.last_seen, signal.at)
         self.first_seen = min(self.first_seen, signal.at)
         self.recent = [*self.recent, signal][-MAX_RECENT_SIGNALS:]
-        if not scored:
-            return
+
+    def take_score(self, signal: Signal, evidence: Evidence) -> None:
+        """Count a signal towards the score: the strongest per source, and any hard rule it fires.
+
+        Related and coarser signals only count as a source: their hard rules fire nothing.
+        """
         by_source = {
             Evidence.own: self.best_by_source,
             Evidence.related: self.related_by_source,
@@ -139,3 +147,63 @@ class GraderState(BaseModel):
 
     format: int = Field(default=2, description="Bumped when the snapshot's shape changes (2: coarser_by_source)")
     incidents: list[Incident] = Field(default_factory=list)
+
+
+class IncidentBook:
+    """Every incident the grader remembers, with the two lookups the stages need.
+
+    `current` finds the latest incident of a group on a street (or district), which is where
+    routing, inhibition and hierarchical covering look; `owner` maps each absorbed signal id to
+    its warning, so a repeated signal changes nothing. Both are rebuilt from the incidents on
+    `restore`, so a snapshot holds the incidents alone.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Incident] = {}
+        self._current: dict[tuple[str, str], str] = {}  # (street, group) → latest incident there
+        self._owner: dict[str, str] = {}  # signal id → warning id
+
+    def get(self, warning_id: str | None) -> Incident | None:
+        """The incident of a warning id; None for None or an unknown (e.g. expired) id."""
+        return self._by_id.get(warning_id) if warning_id else None
+
+    def current(self, street: str, group: str) -> Incident | None:
+        """The latest incident of `group` placed on `street` (a street or district code)."""
+        return self.get(self._current.get((street, group)))
+
+    def add(self, incident: Incident) -> None:
+        """Remember a new incident; it becomes the current one of its street and group."""
+        self._by_id[incident.warning_id] = incident
+        self._current[(incident.street, incident.group)] = incident.warning_id
+
+    def has_seen(self, signal_id: str) -> bool:
+        return signal_id in self._owner
+
+    def claim(self, signal_id: str, incident: Incident) -> None:
+        """Record that `incident` absorbed the signal, so a repeat of it is dropped."""
+        self._owner[signal_id] = incident.warning_id
+
+    def forget_idle(self, cutoff: datetime) -> list[str]:
+        """Forget incidents whose last signal is before `cutoff`; their warning ids, sorted."""
+        gone = sorted(wid for wid, incident in self._by_id.items() if incident.last_seen < cutoff)
+        for wid in gone:
+            incident = self._by_id.pop(wid)
+            if self._current.get((incident.street, incident.group)) == wid:
+                del self._current[(incident.street, incident.group)]
+            for signal_id in incident.signal_ids:
+                if self._owner.get(signal_id) == wid:
+                    del self._owner[signal_id]
+        return gone
+
+    def snapshot(self) -> GraderState:
+        """Every incident, oldest first, so equal books give identical snapshots."""
+        return GraderState(incidents=sorted(self._by_id.values(), key=lambda i: (i.first_seen, i.warning_id)))
+
+    def restore(self, state: GraderState) -> None:
+        """Replace the book's contents with a snapshot's incidents and rebuild both lookups."""
+        self._by_id = {i.warning_id: i for i in state.incidents}
+        self._current = {}
+        self._owner = {}
+        for incident in sorted(state.incidents, key=lambda i: (i.first_seen, i.warning_id)):
+            self._current[(incident.street, incident.group)] = incident.warning_id
+            self._owner.update(dict.fromkeys(incident.signal_ids, incident.warning_id))

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from riskwatch.alerts.grading.grader import Grader
-from riskwatch.alerts.grading.muting import SilenceLike
+from riskwatch.alerts.grading.silences import SilenceLike
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, ConfigError, load_model
 from riskwatch.config.models import GradingConfig
 from riskwatch.contracts import Level, MsgType, Source, WarningStatus
