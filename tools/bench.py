@@ -34,7 +34,6 @@ last record batch's base offset + 1, not the end of the log.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import shutil
 import subprocess
@@ -47,11 +46,9 @@ from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
 
 from riskwatch.config.loader import CityConfig, ConfigError, load_city_config
 from riskwatch.config.settings import Settings
@@ -531,71 +528,3 @@ def format_table(result: BenchResult) -> str:
         ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def bench_command(
-    events: Annotated[int, typer.Option("--events", "-n", min=1, help="Raw messages to process (N)")] = 20_000,
-    partitions: Annotated[int, typer.Option(min=1, help="Partitions of the topics the bench creates")] = 4,
-    scenario: Annotated[str, typer.Option(help="Scenario to simulate (on later days again if N needs it)")] = "quiet_day",
-    broker: Annotated[str | None, typer.Option(
-        "--broker", help="Use this FRESH Kafka (HOST:PORT): its riskwatch topics must be empty")] = None,
-    kafka: Annotated[bool, typer.Option(
-        "--kafka", help="Start a throwaway Apache Kafka for the run (needs java and mvn)")] = False,
-    timeout: Annotated[float, typer.Option(min=1.0, help="Seconds each worker may take")] = 600.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
-    latency: Annotated[bool, typer.Option(
-        "--latency", help="Then measure event-to-warning latency p50/p99 on a paced scenario (adds ~1 min)")] = False,
-    latency_scenario: Annotated[str, typer.Option(help="Scenario sent paced for --latency")] = "gas_leak",
-    latency_seconds: Annotated[float, typer.Option(
-        min=1.0, help="About how many wall seconds --latency sends for")] = 60.0,
-    latency_load: Annotated[float, typer.Option(
-        min=0.01, max=1.0, help="--latency input rate as a share of the pipeline's measured events/s")] = 0.5,
-) -> None:
-    """Events/s of the full pipeline vs a bare Faust agent on the same broker and input (default: embedded Tansu);
-    with --latency, also event-to-warning latency p50/p99 at a paced input rate."""
-    if broker and kafka:
-        raise typer.BadParameter("give either --broker or --kafka, not both")
-
-    def emit(text: str) -> None:
-        typer.echo(text, err=True)
-
-    stopper: Callable[[], None] | None = None
-    try:
-        if broker:
-            settings = Settings(broker=broker)
-            bootstrap, label = settings.bootstrap_servers, f"Kafka at {settings.bootstrap_servers}"
-        elif kafka:
-            from riskwatch.tools.devservices.kafka import KafkaBroker, KafkaUnavailable
-
-            real = KafkaBroker()
-            emit(f"starting Apache Kafka {real.version} …")
-            try:
-                bootstrap = real.start()
-            except KafkaUnavailable as exc:
-                typer.echo(f"error: {exc}", err=True)
-                raise typer.Exit(2) from exc
-            stopper, label = real.stop, f"Apache Kafka {real.version} at {bootstrap} (started for the run)"
-        else:
-            from riskwatch.tools.embedded_broker import EmbeddedBroker
-
-            embedded = EmbeddedBroker()
-            bootstrap = embedded.start()
-            stopper, label = embedded.stop, f"embedded Tansu at {bootstrap}"
-        emit(f"broker: {label}")
-        options = LatencyOptions(latency_scenario, latency_seconds, latency_load) if latency else None
-        result = run_bench(bootstrap, label, events, partitions, scenario, Settings(), timeout, emit, latency=options)
-    except (RuntimeError, KafkaError) as exc:  # BenchError, broker start failures, Kafka errors
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        if stopper is not None:
-            stopper()
-    typer.echo(json.dumps(result.as_dict(), indent=2) if as_json else format_table(result))
-
-
-def register(app: typer.Typer) -> None:
-    """Add `bench` to the `riskwatch` command."""
-    app.command("bench")(bench_command)

@@ -2,23 +2,33 @@
 
 `register(app)` adds both command groups to the main `riskwatch` typer app. Every command
 works on the store named by `--database-url` or `RISKWATCH_DATABASE_URL`, with the routing
-config of the city (`RISKWATCH_CONFIG_DIR`, default the shipped sample city).
+config of the city (`RISKWATCH_CONFIG_DIR`, default the shipped sample city). The store loads
+when a command runs.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from riskwatch.alerts.store.store import WarningStore
-from riskwatch.alerts.store.tokens import Role, UnknownToken
-from riskwatch.config.loader import DEFAULT_CONFIG_DIR, ConfigError, load_model
-from riskwatch.config.models import RoutingConfig
-from riskwatch.config.settings import Settings
+from riskwatch.tools.cli_settings import settings as settings_for
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from riskwatch.alerts.store.store import WarningStore
+
+__all__ = ["RoleChoice", "register"]
+
+
+class RoleChoice(str, Enum):
+    """The choices of `--role`: the values of the store's `Role`, named here so `--help` needs no store."""
+
+    commander = "commander"
+    operator = "operator"
+    analyst = "analyst"
+    public = "public"
 
 DatabaseUrl = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
@@ -27,7 +37,12 @@ DatabaseUrl = Annotated[
 
 
 def _open_store(database_url: str | None) -> WarningStore:
-    settings = Settings(**({"database_url": database_url} if database_url else {}))
+    """The migrated store of `--database-url` (or the environment's), routed by the city's routing.yaml."""
+    from riskwatch.alerts.store.store import WarningStore
+    from riskwatch.config.loader import DEFAULT_CONFIG_DIR, ConfigError, load_model
+    from riskwatch.config.models import RoutingConfig
+
+    settings = settings_for(database_url=database_url)
     config_dir = settings.config_dir or DEFAULT_CONFIG_DIR
     try:
         routing = load_model(config_dir / "routing.yaml", RoutingConfig)
@@ -52,7 +67,7 @@ def _db_upgrade(database_url: DatabaseUrl = None) -> None:
 
 def _token_create(
     name: Annotated[str, typer.Option("--name", help="Who holds it, e.g. '金水区指挥中心值班长'")],
-    role: Annotated[Role, typer.Option("--role", help="commander, operator, analyst or public")],
+    role: Annotated[RoleChoice, typer.Option("--role", help="commander, operator, analyst or public")],
     department: Annotated[
         Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
         typer.Option("--department", help="Department code from routing.yaml (required for operators)"),
@@ -60,9 +75,11 @@ def _token_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API token and print it once; only its hash is kept."""
+    from riskwatch.alerts.store.tokens import Role
+
     store = _open_store(database_url)
     try:
-        identity, token = store.tokens.create(name, role, department)
+        identity, token = store.tokens.create(name, Role(role.value), department)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -96,6 +113,8 @@ def _token_revoke(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a token at once."""
+    from riskwatch.alerts.store.tokens import UnknownToken
+
     store = _open_store(database_url)
     try:
         store.tokens.revoke(token_id)

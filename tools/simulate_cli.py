@@ -1,23 +1,20 @@
 """`riskwatch simulate`: send a scenario's raw records to Kafka or write them to files.
 
-The lead CLI registers the command with `register(app)`.
+The riskwatch CLI adds the command with `register(app)`; the simulator loads when it runs.
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from riskwatch.config.loader import CityConfig, ConfigError, load_city_config
-from riskwatch.config.settings import Settings
-from riskwatch.simulator.generate import Simulation, simulate
-from riskwatch.simulator.scenario import Scenario, builtin_scenarios, load_scenario
-from riskwatch.simulator.sinks import SimStats, producer_options, publish_to_kafka, write_files
+if TYPE_CHECKING:
+    from riskwatch.simulator.generate import Simulation
+    from riskwatch.simulator.sinks import SimStats
 
-__all__ = ["builtin_scenarios", "load_scenario", "register", "simulate_command"]
+__all__ = ["register", "simulate_command"]
 
 
 def _describe(sim: Simulation) -> list[str]:
@@ -52,16 +49,24 @@ def simulate_command(
     list_scenarios: Annotated[bool, typer.Option("--list", help="List the built-in scenarios and exit")] = False,
 ) -> None:
     """Simulate 12345, 110 and sensor records for the sample city, with injected incidents."""
+    import asyncio
+
+    from riskwatch.config.loader import ConfigError, load_city_config
+    from riskwatch.simulator.generate import simulate
+    from riskwatch.simulator.scenario import builtin_scenarios, load_scenario
+    from riskwatch.simulator.sinks import producer_options, publish_to_kafka, write_files
+    from riskwatch.tools.cli_settings import settings as settings_for
+
     if list_scenarios:
         for name in builtin_scenarios():
             typer.echo(f"{name}: {load_scenario(name).description}")
         return
     if out is not None and broker is not None:
         raise typer.BadParameter("give either --out (files) or --broker (Kafka), not both")
-    settings = Settings()
+    settings = settings_for()
     try:
-        city: CityConfig = load_city_config(settings.config_dir)
-        chosen: Scenario = load_scenario(scenario, city)
+        city = load_city_config(settings.config_dir)
+        chosen = load_scenario(scenario, city)
         if seed is not None:
             chosen = chosen.model_copy(update={"seed": seed})
         sim = simulate(chosen, city)

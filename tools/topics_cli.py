@@ -1,4 +1,7 @@
-"""Operator commands: `topics create|describe`, `tail TOPIC`, `schema export`."""
+"""Operator commands: `topics create|describe`, `tail TOPIC`, `schema export`.
+
+Kafka clients and the record models load when a command runs, not when the CLI starts.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,10 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from kafka.errors import KafkaError
 
-from riskwatch.contracts.schemas import BOUNDARY_MODELS
-from riskwatch.config.settings import Settings
-from riskwatch.streams import admin
-from riskwatch.contracts.topics import ALL_TOPICS
+from riskwatch.tools.cli_settings import settings as settings_for
+
+__all__ = ["export_schemas", "register"]
 
 T = TypeVar("T")
 
@@ -24,12 +25,10 @@ _COLOURS = {"red": typer.colors.RED, "orange": typer.colors.BRIGHT_RED,
             "yellow": typer.colors.YELLOW, "blue": typer.colors.BLUE}
 
 
-def _settings(broker: str | None) -> Settings:
-    return Settings(broker=broker) if broker else Settings()
-
-
 def _kafka(call: Callable[[], T]) -> T:
     """Run a Kafka call; a broker error becomes a one-line message and exit code 1."""
+    from kafka.errors import KafkaError
+
     try:
         return call()
     except KafkaError as exc:
@@ -46,7 +45,10 @@ def topics_create(
     broker: BrokerOpt = None,
 ) -> None:
     """Create every riskwatch topic that does not exist yet (safe to run again)."""
-    s = _settings(broker)
+    from riskwatch.contracts.topics import ALL_TOPICS
+    from riskwatch.streams import admin
+
+    s = settings_for(broker=broker)
     created = _kafka(lambda: admin.create_topics(
         s.bootstrap_servers, partitions or s.partitions, replication_factor or s.replication_factor, s))
     for spec in ALL_TOPICS:
@@ -58,7 +60,9 @@ def topics_describe(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """Partitions, replication, configs, message counts and consumer lag of every topic."""
-    s = _settings(broker)
+    from riskwatch.streams import admin
+
+    s = settings_for(broker=broker)
     reports = _kafka(lambda: admin.describe_topics(s.bootstrap_servers, s))
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in reports], indent=2))
@@ -87,7 +91,9 @@ def tail_cmd(
     broker: BrokerOpt = None,
 ) -> None:
     """Print a topic as it fills: warnings readably, other records as pretty JSON."""
-    s = _settings(broker)
+    from riskwatch.streams import admin
+
+    s = settings_for(broker=broker)
 
     def run() -> None:
         for msg in admin.tail(s.bootstrap_servers, topic, from_beginning, max_messages, timeout, group, s):
@@ -100,6 +106,9 @@ def tail_cmd(
 
 def export_schemas(out: Path) -> list[Path]:
     """Write `<name>.schema.json` for every boundary model and an `index.json`; return the paths."""
+    from riskwatch.contracts.schemas import BOUNDARY_MODELS
+    from riskwatch.contracts.topics import ALL_TOPICS
+
     out.mkdir(parents=True, exist_ok=True)
     topics_of = {name: [t.name for t in ALL_TOPICS if t.value.split()[0] == name] for name in BOUNDARY_MODELS}
     written, index = [], []

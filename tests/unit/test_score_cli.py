@@ -13,7 +13,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from riskwatch.tools.score import parse_timestamp, register, score_files
+from riskwatch.tools.score.cli import register
+from riskwatch.tools.score.scoring import parse_timestamp, score_files
 from riskwatch.detectors.series.registry import make_series_detector
 
 runner = CliRunner()

@@ -1,22 +1,6 @@
-"""`riskwatch score`: run a series detector over CSV files, the way streaming benchmarks call it.
+"""Score CSV series with a registered series detector: the `--config` file, one file, many files.
 
-    riskwatch score [--config FILE] [--detector NAME] --out DIR INPUT...
-
-Each INPUT is a CSV with a header naming the columns ``timestamp`` and ``value`` (others are
-ignored). Timestamps look like ``2014-04-01 00:00:00`` (naive means UTC) or ISO 8601 with an
-offset. Each file gets a fresh detector that scores its rows causally, in file order, and
-``DIR/<input file name>`` receives ``timestamp,value,anomaly_score`` row for row: the timestamp
-and value text exactly as read, the score in [0, 1]. A row whose value is missing or not a
-finite number (or whose timestamp cannot be read) is written unchanged with the previous row's
-score (0 before the first good row) and is not shown to the detector.
-
-``--detector`` picks a registered series detector (default: ``default``). ``--config`` names a
-YAML file ``{detector: NAME, params: {...}}``; the params are checked against the detector's
-constructor, and every error names the file and the field. ``--detector`` given as well wins
-over the file's ``detector``.
-
-All inputs are scored by one process (imports happen once); with several files and enough rows,
-two worker processes share them.
+What `riskwatch score` does (see the package docstring for the file format); `cli` is the command.
 """
 
 from __future__ import annotations
@@ -25,15 +9,13 @@ import csv
 import inspect
 import math
 import os
-import sys
 import typing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Any
 
-import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from riskwatch.config.loader import ConfigError, describe_validation_error, load_model
@@ -249,50 +231,3 @@ def score_files(
     with ProcessPoolExecutor(max_workers=workers) as pool:
         done = dict(zip(order, pool.map(_score_job, [jobs[i] for i in order])))
     return [done[i] for i in range(len(jobs))]
-
-
-# ------------------------------------------------------------------------------------ command
-
-
-def score_command(
-    inputs: Annotated[list[Path], typer.Argument(help="CSV files with columns timestamp,value", metavar="INPUT...")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for the scored files (same names as the inputs)")],
-    detector: Annotated[Optional[str], typer.Option("--detector", help="Registered series detector (default: default)")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="YAML {detector: NAME, params: {...}}")] = None,
-) -> None:
-    """Score CSV series with a causal detector: writes DIR/<name> with timestamp,value,anomaly_score."""
-    try:
-        name, params = resolve_detector(config, detector)
-        missing = [str(p) for p in inputs if not p.is_file()]
-        if missing:
-            raise ScoreError(f"no such input file: {', '.join(missing)}")
-        results = score_files(inputs, out, name, params)
-    except ScoreError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    failed = 0
-    for r in results:
-        if r.error:
-            failed += 1
-            typer.echo(f"error: {r.error}", err=True)
-        elif r.bad_rows:
-            typer.echo(f"warning: {r.source}: {r.bad_rows} row(s) without a readable timestamp or value kept the previous score", err=True)
-    typer.echo(f"scored {len(results) - failed} file(s) with {name!r} into {out}", err=True)
-    if failed:
-        raise typer.Exit(1)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the `score` command to the `riskwatch` CLI."""
-    app.command("score")(score_command)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run `score` on its own (``python -m riskwatch.tools.score ...``), without the full CLI."""
-    app = typer.Typer(add_completion=False)
-    register(app)
-    app(argv if argv is not None else sys.argv[1:], prog_name="riskwatch score")
-
-
-if __name__ == "__main__":
-    main()
