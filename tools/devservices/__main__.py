@@ -1,5 +1,6 @@
 """Run throwaway services for local development and CI.
 
+\b
     python -m riskwatch.tools.devservices kafka      # prints RISKWATCH_BROKER=127.0.0.1:PORT
     python -m riskwatch.tools.devservices postgres   # prints RISKWATCH_DATABASE_URL=...
     python -m riskwatch.tools.devservices fetch      # only download the Kafka jars
@@ -9,14 +10,24 @@
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 import time
 from collections.abc import Callable
+from typing import Annotated, Optional
 
-from riskwatch.tools.devservices.kafka import KafkaBroker, fetch_kafka_jars, kafka_version, tail
-from riskwatch.tools.devservices.postgres import PostgresServer
+import typer
+
+__all__ = ["app", "main"]
+
+PROG = "python -m riskwatch.tools.devservices"
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+
+Version = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
+    typer.Option("--version", help="Kafka version (default: $RISKWATCH_KAFKA_VERSION or built-in)"),
+]
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -42,8 +53,12 @@ def _serve(start: Callable[[], str], stop: Callable[[], None], alive: Callable[[
         stop()
 
 
-def cmd_kafka(args: argparse.Namespace) -> int:
-    broker = KafkaBroker(version=args.version)
+@app.command("kafka")
+def kafka(version: Version = None) -> None:
+    """Run a single-node KRaft Kafka broker."""
+    from riskwatch.tools.devservices.kafka import KafkaBroker, tail
+
+    broker = KafkaBroker(version=version)
 
     def alive() -> bool:
         if broker.is_running():
@@ -51,41 +66,33 @@ def cmd_kafka(args: argparse.Namespace) -> int:
         print(tail(broker.log_path), file=sys.stderr)
         return False
 
-    return _serve(broker.start, broker.stop, alive, "RISKWATCH_BROKER")
+    raise typer.Exit(_serve(broker.start, broker.stop, alive, "RISKWATCH_BROKER"))
 
 
-def cmd_postgres(args: argparse.Namespace) -> int:
+@app.command("postgres")
+def postgres() -> None:
+    """Run a throwaway PostgreSQL server."""
+    from riskwatch.tools.devservices.postgres import PostgresServer
+
     server = PostgresServer()
-    return _serve(server.start, server.stop, lambda: True, "RISKWATCH_DATABASE_URL")
+    raise typer.Exit(_serve(server.start, server.stop, lambda: True, "RISKWATCH_DATABASE_URL"))
 
 
-def cmd_fetch(args: argparse.Namespace) -> int:
+@app.command("fetch")
+def fetch(version: Version = None) -> None:
+    """Download the Kafka jars into the cache and exit."""
+    from riskwatch.tools.devservices.kafka import fetch_kafka_jars, kafka_version
+
     started = time.monotonic()
-    libs = fetch_kafka_jars(args.version)
-    print(f"Kafka {args.version or kafka_version()} jars in {libs} "
+    libs = fetch_kafka_jars(version)
+    print(f"Kafka {version or kafka_version()} jars in {libs} "
           f"({time.monotonic() - started:.1f}s)", flush=True)
-    return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m riskwatch.tools.devservices", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    kafka = sub.add_parser("kafka", help="run a single-node KRaft Kafka broker")
-    kafka.add_argument("--version", help="Kafka version (default: $RISKWATCH_KAFKA_VERSION or built-in)")
-    kafka.set_defaults(func=cmd_kafka)
-    postgres = sub.add_parser("postgres", help="run a throwaway PostgreSQL server")
-    postgres.set_defaults(func=cmd_postgres)
-    fetch = sub.add_parser("fetch", help="download the Kafka jars into the cache and exit")
-    fetch.add_argument("--version", help="Kafka version (default: $RISKWATCH_KAFKA_VERSION or built-in)")
-    fetch.set_defaults(func=cmd_fetch)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+def main(argv: list[str] | None = None) -> None:
+    """Run the dev-services command line (`argv`, default the process's arguments)."""
+    app(argv if argv is not None else sys.argv[1:], prog_name=PROG)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
