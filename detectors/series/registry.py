@@ -1,15 +1,33 @@
-"""Series detectors by name, imported only when asked for (PyOD and friends are heavy)."""
+"""Series detectors by name, each imported only when asked for (PyOD and friends are heavy).
+
+`SERIES_DETECTORS` lists the built-in ones; `register` adds more (a test's stand-in, a plugin).
+"""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from riskwatch.detectors.lazy import LazyRegistry
 from riskwatch.detectors.series.base import SeriesDetector
 
 #: name → "module:Class". Add an entry to make a detector available in config and `riskwatch score`.
-#: Read it through `known_series_detectors()`, which loads the built-in entries first.
-SERIES_DETECTORS: dict[str, str] = {}
+SERIES_DETECTORS: LazyRegistry[type[SeriesDetector]] = LazyRegistry(
+    "series detector",
+    {
+        # Robust multi-feature novelty detector
+        "default": "riskwatch.detectors.series.robust:DefaultDetector",
+        "robust": "riskwatch.detectors.series.robust:RobustNoveltyDetector",
+        # PyOD models over windowed features
+        "ecod": "riskwatch.detectors.series.pyod_models:ECODDetector",
+        "iforest": "riskwatch.detectors.series.pyod_models:IForestDetector",
+        "copod": "riskwatch.detectors.series.pyod_models:COPODDetector",
+        "hbos": "riskwatch.detectors.series.pyod_models:HBOSDetector",
+        "knn": "riskwatch.detectors.series.pyod_models:KNNDetector",
+        "lof": "riskwatch.detectors.series.pyod_models:LOFDetector",
+        "ensemble": "riskwatch.detectors.series.pyod_models:EnsembleDetector",
+    },
+    base=SeriesDetector,
+)
 
 #: The detector `riskwatch score` uses when none is named.
 DEFAULT_SERIES_DETECTOR = "default"
@@ -17,26 +35,17 @@ DEFAULT_SERIES_DETECTOR = "default"
 
 def register(name: str, target: str) -> None:
     """Make `module:Class` available under `name`."""
-    SERIES_DETECTORS[name] = target
+    SERIES_DETECTORS.register(name, target)
 
 
 def known_series_detectors() -> dict[str, str]:
-    """Every registered name, the built-in ones (`builtin.py`) included."""
-    import riskwatch.detectors.series.builtin  # noqa: F401 - its register() calls fill the table
-
-    return SERIES_DETECTORS
+    """Every registered name → its "module:Class"."""
+    return dict(SERIES_DETECTORS)
 
 
 def series_detector_class(name: str) -> type[SeriesDetector]:
-    known_series_detectors()
-    try:
-        module_name, class_name = SERIES_DETECTORS[name].split(":")
-    except KeyError as exc:
-        raise KeyError(f"unknown series detector {name!r}; known: {sorted(SERIES_DETECTORS)}") from exc
-    cls = getattr(importlib.import_module(module_name), class_name)
-    if not (isinstance(cls, type) and issubclass(cls, SeriesDetector)):
-        raise TypeError(f"{SERIES_DETECTORS[name]} is not a SeriesDetector")
-    return cls
+    """The class registered under `name` (imports its module)."""
+    return SERIES_DETECTORS.load(name)
 
 
 def make_series_detector(name: str, **params: Any) -> SeriesDetector:

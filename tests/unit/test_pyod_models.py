@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -217,12 +218,13 @@ class _LastValueGap(SeriesDetector):
 
 
 @pytest.fixture
-def default_detector(monkeypatch: pytest.MonkeyPatch) -> None:
+def default_detector() -> Iterator[None]:
     """The registry's "default" replaced by the stand-in for one test (whether or not the real one exists)."""
-    from riskwatch.detectors.series import registry
+    from riskwatch.detectors.series.registry import SERIES_DETECTORS
 
-    registry.known_series_detectors()  # built-ins first, so they cannot overwrite the stand-in mid-test
-    monkeypatch.setitem(registry.SERIES_DETECTORS, "default", f"{__name__}:_LastValueGap")
+    SERIES_DETECTORS.register("default", f"{__name__}:_LastValueGap")
+    yield
+    SERIES_DETECTORS.unregister("default")
 
 
 def test_ensemble_adds_the_statistical_default(default_detector: None) -> None:
@@ -246,7 +248,7 @@ def test_ensemble_adds_the_statistical_default(default_detector: None) -> None:
 
 
 def test_ensemble_with_the_real_statistical_default() -> None:
-    pytest.importorskip("riskwatch.detectors.series.builtin")
+    pytest.importorskip("riskwatch.detectors.series.robust")
 
     def make() -> pm.EnsembleDetector:
         return pm.EnsembleDetector(("ecod",), **SMALL)  # type: ignore[arg-type]

@@ -1,8 +1,8 @@
 """The series detector contract, checked on every registered detector; behaviour of the default.
 
 Every name in the registry whose module exists is tested — a new detector is covered the moment it
-is registered in `riskwatch.detectors.series.builtin`. (A name whose module file does not exist
-yet is left out rather than skipped; a module that exists but fails to import fails the run.)
+is listed in `riskwatch.detectors.series.registry.SERIES_DETECTORS`. (A name whose module file does
+not exist yet is left out rather than skipped; a module that exists but fails to import fails the run.)
 """
 
 from __future__ import annotations
@@ -18,10 +18,15 @@ import numpy as np
 import pytest
 
 from riskwatch.detectors.series.base import SeriesDetector
-from riskwatch.detectors.series.registry import known_series_detectors, make_series_detector, series_detector_class
+from riskwatch.detectors.series.registry import (
+    SERIES_DETECTORS as REGISTRY,
+    known_series_detectors,
+    make_series_detector,
+    series_detector_class,
+)
+from riskwatch.detectors.series.robust import DefaultDetector, RobustNoveltyDetector
 
 SERIES_DETECTORS = known_series_detectors()
-from riskwatch.detectors.series.robust import DefaultDetector, RobustNoveltyDetector
 
 T0 = datetime(2014, 4, 1, tzinfo=timezone.utc)
 
@@ -62,6 +67,14 @@ def test_builtin_registry_names_the_default_and_the_pyod_models() -> None:
     for name in ("ecod", "iforest", "copod", "hbos", "knn", "lof", "ensemble"):
         assert SERIES_DETECTORS[name].startswith("riskwatch.detectors.series.pyod_models:")
     assert "default" in NAMES and "robust" in NAMES
+
+
+def test_registry_refuses_unknown_names_and_malformed_targets() -> None:
+    with pytest.raises(KeyError, match="unknown series detector 'nope'"):
+        series_detector_class("nope")
+    with pytest.raises(ValueError, match="module:attribute"):
+        REGISTRY.register("broken", "no_colon_here")
+    assert "broken" not in REGISTRY
 
 
 @pytest.mark.parametrize("name", NAMES)
