@@ -9,6 +9,7 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from riskwatch.config.detector_params import ParamsError, check_specs
 from riskwatch.config.models import (
     DetectorsConfig,
     GradingConfig,
@@ -100,12 +101,10 @@ def _check_across_files(config: CityConfig) -> None:
 
 
 def check_detectors_file(path: Path, detectors: DetectorsConfig, taxonomy: TaxonomyConfig | None = None) -> None:
-    """Check every detector's params against its type's model (imported only now: some are heavy).
+    """Check every detector's params against its type's params model.
 
     Without a taxonomy, the one beside the file (or the shipped one) names the known metrics and categories.
     """
-    from riskwatch.detectors.registry import ParamsError, check_specs
-
     if taxonomy is None:
         beside = path.parent / "taxonomy.yaml"
         taxonomy = load_model(beside if beside.exists() else DEFAULT_CONFIG_DIR / "taxonomy.yaml", TaxonomyConfig)

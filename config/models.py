@@ -375,29 +375,6 @@ class StreamTimeConfig(_Config):
     dedup_horizon: timedelta = Field(description="How long an event id is remembered to drop re-sends")
 
 
-class SensorBaselineConfig(_Config):
-    """Params of `sensor_baseline`: rolling median/MAD per sensor series."""
-
-    window: Annotated[int, Field(ge=5, description="Readings in the rolling baseline")] = 48
-    warmup: Annotated[int, Field(ge=3)] = 12
-    z_threshold: Annotated[float, Field(gt=0)] = 4.0
-    min_scale_fraction: Annotated[float, Field(ge=0)] = Field(
-        default=0.01, description="Floor on the robust scale, as a fraction of the metric's valid range"
-    )
-
-
-class CountSurgeConfig(_Config):
-    """Params of `count_surge`: event-time bucket counts vs a rolling baseline."""
-
-    sources: list[Source] = Field(default_factory=lambda: [Source.hotline, Source.police])
-    bucket: timedelta = Field(default=timedelta(minutes=30))
-    history_buckets: Annotated[int, Field(ge=3)] = 48
-    warmup_buckets: Annotated[int, Field(ge=1)] = 6
-    min_count: Annotated[int, Field(ge=1)] = 4
-    z_threshold: Annotated[float, Field(gt=0)] = 3.0
-    region_level: str = Field(default="street", pattern=r"^(grid|street|district)$")
-
-
 class Watch(_Config):
     """Which events a detector looks at; an empty list means no restriction."""
 
@@ -409,6 +386,7 @@ class Watch(_Config):
     )
 
 
+#: Detector type names; `riskwatch.config.detector_params.DETECTOR_PARAMS` has one params model for each.
 DETECTOR_TYPES = (
     "sensor_baseline",
     "series_anomaly",
@@ -424,7 +402,8 @@ DETECTOR_TYPES = (
 class DetectorSpec(_Config):
     """One configured detector: its type, what it watches, and its parameters.
 
-    `params` is checked against the type's own parameter model when the config is loaded.
+    `params` is checked against the type's own params model (`riskwatch.config.detector_params`)
+    when the config is loaded.
     """
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", description="Names the signals it emits")]

@@ -35,67 +35,16 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from datetime import timedelta
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from riskwatch.config.detector_params import BurstConfig
+from riskwatch.contracts import Event, Signal, SignalKind, stable_id
 from riskwatch.detectors.base import excess_to_score
-from riskwatch.contracts import Event, Signal, SignalKind, Source, stable_id
 
 EARTH_RADIUS_M = 6_371_000.0
 # Area of a disc of radius r over the 3 × 3 block of cells of side r around it.
 _DISC_FRACTION = math.pi / 9.0
 _BACKGROUND_FLOOR = 1e-3  # decayed counts below this are forgotten
 _SWEEP_EVERY = 5_000  # evictions between sweeps of forgotten background cells
-
-
-class BurstConfig(BaseModel):
-    """Parameters of the burst (space-time cluster) detector."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    sources: list[Source] = Field(
-        default_factory=lambda: [Source.hotline, Source.police],
-        description="Report sources scanned; each source is scanned on its own so sources stay independent evidence",
-    )
-    categories: list[str] = Field(default_factory=list, description="Categories scanned; empty means every category")
-    category_groups: dict[str, list[str]] = Field(
-        default_factory=dict,
-        description="Categories counted together as related reports (group name → categories)",
-    )
-    window: timedelta = Field(default=timedelta(minutes=30), description="Event-time span of a cluster")
-    radius_m: Annotated[float, Field(gt=0, description="Radius of a cluster around each report, metres")] = 500.0
-    min_events: Annotated[int, Field(ge=2, description="Fewer related reports than this are never a burst")] = 4
-    p_threshold: Annotated[float, Field(gt=0, lt=1, description="Poisson tail probability at or below which a cluster is a burst")] = 1e-5
-    background_half_life: timedelta = Field(
-        default=timedelta(days=7), description="Half-life of the background rate per cell, in event time"
-    )
-    warmup: timedelta = Field(
-        default=timedelta(hours=12),
-        description="Event time the background must cover before any burst is signalled (no cold-start alarms)",
-    )
-    min_expected: Annotated[float, Field(gt=0, description="Floor on the expected count of a cluster")] = 0.05
-    lateness: timedelta = Field(
-        default=timedelta(hours=1), description="How long past the window a report is kept for late arrivals"
-    )
-    regrow_factor: Annotated[float, Field(gt=1, description="A signalled cluster signals again once its count grows by this factor")] = 1.5
-    max_evidence: Annotated[int, Field(ge=1)] = 50
-
-    @model_validator(mode="after")
-    def _consistent(self) -> BurstConfig:
-        for name in ("window", "background_half_life"):
-            if getattr(self, name) <= timedelta(0):
-                raise ValueError(f"{name} must be positive")
-        for name in ("warmup", "lateness"):
-            if getattr(self, name) < timedelta(0):
-                raise ValueError(f"{name} must not be negative")
-        grouped = [c for members in self.category_groups.values() for c in members]
-        repeated = sorted({c for c in grouped if grouped.count(c) > 1})
-        if repeated:
-            raise ValueError(f"a category may belong to only one category group, repeated: {repeated}")
-        return self
 
 
 def poisson_tail(n: int, mu: float) -> float:

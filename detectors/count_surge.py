@@ -7,9 +7,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from riskwatch.config.models import CountSurgeConfig
-from riskwatch.detectors.base import excess_to_score
+from riskwatch.config.detector_params import CountSurgeConfig
 from riskwatch.contracts import Event, Signal, SignalKind, stable_id
+from riskwatch.detectors.base import excess_to_score
 
 
 @dataclass

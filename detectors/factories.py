@@ -1,45 +1,59 @@
-"""Factories that turn a validated params model into a detector, one per detector type."""
+"""One factory per detector type: its validated params model and the taxonomy in, a detector out.
+
+`registry.DETECTOR_FACTORIES` names these by type. Nothing here imports Prophet or PyOD: the
+Prophet detector imports it on its first fit, a series model when it is built.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
-from riskwatch.config.models import CountSurgeConfig, SensorBaselineConfig, TaxonomyConfig
+from riskwatch.config.detector_params import (
+    BurstConfig,
+    CountSurgeConfig,
+    NoParams,
+    ProphetTrendConfig,
+    SensorBaselineConfig,
+    SensorHealthConfig,
+    SeriesAnomalyParams,
+)
+from riskwatch.config.models import TaxonomyConfig
+from riskwatch.config.rules import RuleSet
 from riskwatch.detectors.alarm_limits import AlarmLimitDetector
-from riskwatch.detectors.base import Detector
-from riskwatch.detectors.burst import BurstConfig, BurstDetector
+from riskwatch.detectors.burst import BurstDetector
 from riskwatch.detectors.count_surge import CountSurgeDetector
-from riskwatch.detectors.sensor_health import SensorHealthConfig, SensorHealthDetector
+from riskwatch.detectors.prophet_trend import ProphetTrendDetector
+from riskwatch.detectors.rules import RulesDetector
 from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
-
-
-class NoParams(BaseModel):
-    """For detector types that take no parameters."""
-
-    model_config = ConfigDict(extra="forbid")
+from riskwatch.detectors.sensor_health import SensorHealthDetector
+from riskwatch.detectors.series_anomaly import SeriesAnomalyDetector
 
 
 def sensor_baseline(params: SensorBaselineConfig, taxonomy: TaxonomyConfig) -> SensorBaselineDetector:
     return SensorBaselineDetector(params, taxonomy)
 
 
+def series_anomaly(params: SeriesAnomalyParams, taxonomy: TaxonomyConfig) -> SeriesAnomalyDetector:
+    return SeriesAnomalyDetector(params, taxonomy)
+
+
+def sensor_health(params: SensorHealthConfig, taxonomy: TaxonomyConfig) -> SensorHealthDetector:
+    return SensorHealthDetector(params)
+
+
 def count_surge(params: CountSurgeConfig, taxonomy: TaxonomyConfig) -> CountSurgeDetector:
     return CountSurgeDetector(params)
 
 
-def alarm_limits(params: NoParams, taxonomy: TaxonomyConfig) -> AlarmLimitDetector:
-    return AlarmLimitDetector(taxonomy)
+def prophet_trend(params: ProphetTrendConfig, taxonomy: TaxonomyConfig) -> ProphetTrendDetector:
+    return ProphetTrendDetector(params)
 
 
 def burst(params: BurstConfig, taxonomy: TaxonomyConfig) -> BurstDetector:
     return BurstDetector(params)
 
 
-def prophet_trend(params: BaseModel, taxonomy: TaxonomyConfig) -> Detector:
-    from riskwatch.detectors.prophet_trend import ProphetTrendDetector  # heavy: Prophet and pandas
-
-    return ProphetTrendDetector(params)  # type: ignore[arg-type]
+def alarm_limits(params: NoParams, taxonomy: TaxonomyConfig) -> AlarmLimitDetector:
+    return AlarmLimitDetector(taxonomy)
 
 
-def sensor_health(params: SensorHealthConfig, taxonomy: TaxonomyConfig) -> SensorHealthDetector:
-    return SensorHealthDetector(params)
+def rules(params: RuleSet, taxonomy: TaxonomyConfig) -> RulesDetector:
+    return RulesDetector(params, taxonomy)

@@ -30,124 +30,20 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from riskwatch.config.models import CountSurgeConfig
+from riskwatch.config.detector_params import DAY, ProphetTrendConfig
+from riskwatch.contracts import Event, Signal, SignalKind, stable_id
 from riskwatch.detectors.base import excess_to_score
 from riskwatch.detectors.count_surge import CountSurgeDetector, region_at_level
-from riskwatch.contracts import Event, Signal, SignalKind, Source, stable_id
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from prophet import Prophet
 
 log = logging.getLogger(__name__)
-
-DAY = timedelta(days=1)
-
-
-class ProphetTrendConfig(BaseModel):
-    """Parameters of the Prophet count-trend detector (all durations are event time)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    sources: list[Source] = Field(default_factory=lambda: [Source.hotline, Source.police])
-    region_level: str = Field(default="street", pattern=r"^(grid|street|district)$")
-    resolution: timedelta = Field(default=timedelta(hours=1), description="Bucket size; must divide a day")
-    utc_offset: timedelta = Field(
-        default=timedelta(hours=8), description="Local wall clock for buckets, days, seasonality and holidays (China: +8, no DST)"
-    )
-    # --- when Prophet is used and refitted
-    history_needed: timedelta = Field(default=timedelta(days=7), description="History a series needs before Prophet is used")
-    history_cap: timedelta = Field(default=timedelta(days=28), description="At most this much history is fitted and kept")
-    refit_every: timedelta = Field(
-        default=timedelta(hours=24),
-        description="Refit grid (from local midnight); a series is refitted lazily on its first event after a grid point",
-    )
-    forecast_slack: timedelta = Field(
-        default=timedelta(hours=12), description="Forecast this far beyond the next due refit, for quiet series"
-    )
-    late_window: timedelta = Field(
-        default=timedelta(hours=6), description="Forecasts kept for buckets this far behind a series' newest, for late events"
-    )
-    min_events_per_day: Annotated[float, Field(ge=0)] = Field(
-        default=1.0, description="Sparser series stay on the cold-start baseline: a model of near-zeros is not worth a fit"
-    )
-    # --- the model
-    interval_width: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.99
-    uncertainty_samples: Annotated[int, Field(ge=50, le=5000)] = 300
-    daily_seasonality: bool = True
-    weekly_seasonality: bool = True
-    daily_fourier_order: Annotated[int, Field(ge=1, le=30)] = 4
-    weekly_fourier_order: Annotated[int, Field(ge=1, le=30)] = Field(
-        default=3, description="Prophet's default; more overfits a week or two of hourly data"
-    )
-    country_holidays: str | None = Field(default="CN", description="Prophet's add_country_holidays country; null for none")
-    changepoint_prior_scale: Annotated[float, Field(gt=0)] = 0.05
-    changepoint_range: Annotated[float, Field(gt=0, le=1)] = 0.9
-    seasonality_prior_scale: Annotated[float, Field(gt=0)] = 10.0
-    transform: Literal["sqrt", "none"] = Field(
-        default="sqrt",
-        description="Fit √(count + 3/8) (Anscombe) so Poisson-like counts get intervals that widen with the level",
-    )
-    algorithm: Literal["LBFGS", "Newton", "BFGS"] | None = Field(default=None, description="Stan optimizer; None = Prophet's choice")
-    seed: int = 20261123
-    # --- surges
-    min_count: Annotated[int, Field(ge=1)] = 4
-    rescore_step: Annotated[float, Field(gt=0, le=1)] = Field(
-        default=0.1, description="A bucket already flagged is signalled again only when its score rose by this much"
-    )
-    # --- sustained growth
-    growth_window: timedelta = Field(default=timedelta(days=3), description="Trend growth is measured over this span")
-    growth_history_needed: timedelta = Field(
-        default=timedelta(days=14),
-        description="History before growth is judged: with one week a trend and a weekly rhythm cannot be told apart",
-    )
-    growth_threshold: Annotated[float, Field(gt=0)] = Field(default=0.3, description="Relative growth (0.3 = +30%) that is a signal")
-    growth_min_per_day: Annotated[float, Field(ge=0)] = Field(
-        default=10.0, description="Growth of series with fewer reports a day than this is not signalled"
-    )
-    # --- cold start (the robust rolling baseline of CountSurgeDetector, same buckets)
-    cold_start_history_buckets: Annotated[int, Field(ge=3)] = 48
-    cold_start_warmup_buckets: Annotated[int, Field(ge=1)] = 6
-    cold_start_z_threshold: Annotated[float, Field(gt=0)] = 3.0
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ProphetTrendConfig:
-        res = self.resolution
-        if res < timedelta(minutes=5) or DAY % res:
-            raise ValueError(f"resolution {res} must be at least 5 minutes and divide a day")
-        for name in ("history_needed", "history_cap", "refit_every", "growth_window", "growth_history_needed"):
-            value: timedelta = getattr(self, name)
-            if value < res or value % res:
-                raise ValueError(f"{name} {value} must be a positive multiple of the resolution {res}")
-        if DAY % self.refit_every and self.refit_every % DAY:
-            raise ValueError(f"refit_every {self.refit_every} must divide a day or be whole days")
-        if self.history_cap < self.history_needed:
-            raise ValueError("history_cap must be at least history_needed")
-        if self.history_needed < 2 * DAY:
-            raise ValueError("history_needed must be at least 2 days for a seasonal model")
-        if not 2 * self.growth_window <= self.growth_history_needed <= self.history_cap:
-            raise ValueError("growth_history_needed must hold two growth windows and fit in history_cap")
-        if abs(self.utc_offset) > timedelta(hours=14):
-            raise ValueError("utc_offset must be within ±14 h")
-        return self
-
-    def cold_start_config(self) -> CountSurgeConfig:
-        return CountSurgeConfig(
-            sources=self.sources,
-            bucket=self.resolution,
-            history_buckets=self.cold_start_history_buckets,
-            warmup_buckets=self.cold_start_warmup_buckets,
-            min_count=self.min_count,
-            z_threshold=self.cold_start_z_threshold,
-            region_level=self.region_level,
-        )
-
 
 # (source, category, region)
 SeriesKey = tuple[str, str, str]
@@ -659,4 +555,4 @@ def fit_seconds_per_series(detector: ProphetTrendDetector) -> float:
     return detector.fit_seconds / detector.fits if detector.fits else 0.0
 
 
-__all__ = ["FitRecord", "ProphetTrendConfig", "ProphetTrendDetector", "fit_seconds_per_series"]
+__all__ = ["FitRecord", "ProphetTrendDetector", "fit_seconds_per_series"]

@@ -1,103 +1,41 @@
-"""Build the configured detectors from `detectors.yaml`: a type name → (params model, factory) map.
+"""Build the configured detectors of `detectors.yaml`: a type name → factory map, imported lazily.
 
-Heavy detectors (Prophet, PyOD) are imported only when a config uses them. Every spec's
-`params` is validated against its type's pydantic model, so a bad parameter fails at load with
-the detector's index and the field.
+Each type's params model is `riskwatch.config.detector_params` (validated when the config is
+loaded); its factory turns those params and the taxonomy into a detector. Factories are named
+as "module:attribute" and imported on first use, so Prophet and PyOD load only when a config
+uses them. Every built detector runs behind its spec's watch filters and under its configured name.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from riskwatch.config.models import DetectorSpec, DetectorsConfig, HardRule, TaxonomyConfig, Watch
-from riskwatch.detectors.base import Detector, detector_state, is_warming_up, restore_detector_state
+from riskwatch.config.detector_params import validated_params
+from riskwatch.config.models import DetectorSpec, DetectorsConfig, TaxonomyConfig, Watch
 from riskwatch.contracts import Event, Signal, stable_id
+from riskwatch.detectors.base import Detector, detector_state, is_warming_up, restore_detector_state
+from riskwatch.detectors.lazy import LazyRegistry
 
+#: A factory: the type's validated params model and the taxonomy in, a fresh detector out.
+DetectorFactory = Callable[[Any, TaxonomyConfig], Detector]
 
-@dataclass(frozen=True)
-class DetectorType:
-    """Where a detector type's parameter model and factory live ("module:attribute")."""
-
-    params_model: str
-    factory: str
-
-    def load_params_model(self) -> type[BaseModel]:
-        return _load(self.params_model)
-
-    def build(self, params: BaseModel, taxonomy: TaxonomyConfig) -> Detector:
-        factory: Callable[[BaseModel, TaxonomyConfig], Detector] = _load(self.factory)
-        return factory(params, taxonomy)
-
-
-def _load(target: str) -> Any:
-    module_name, attribute = target.split(":")
-    return getattr(importlib.import_module(module_name), attribute)
-
-
-DETECTOR_TYPES: dict[str, DetectorType] = {
-    "sensor_baseline": DetectorType("riskwatch.config.models:SensorBaselineConfig", "riskwatch.detectors.factories:sensor_baseline"),
-    "count_surge": DetectorType("riskwatch.config.models:CountSurgeConfig", "riskwatch.detectors.factories:count_surge"),
-    "alarm_limits": DetectorType("riskwatch.detectors.factories:NoParams", "riskwatch.detectors.factories:alarm_limits"),
-    "prophet_trend": DetectorType(
-        "riskwatch.detectors.prophet_trend:ProphetTrendConfig", "riskwatch.detectors.factories:prophet_trend"
-    ),
-    "sensor_health": DetectorType(
-        "riskwatch.detectors.sensor_health:SensorHealthConfig", "riskwatch.detectors.factories:sensor_health"
-    ),
-    "burst": DetectorType("riskwatch.detectors.burst:BurstConfig", "riskwatch.detectors.factories:burst"),
-    "rules": DetectorType("riskwatch.detectors.rules:RuleSet", "riskwatch.detectors.rules:RulesDetector"),
-    "series_anomaly": DetectorType(
-        "riskwatch.detectors.series_anomaly:SeriesAnomalyParams", "riskwatch.detectors.series_anomaly:SeriesAnomalyDetector"
-    ),
-}
-
-
-class ParamsError(ValueError):
-    """A detector's params do not match its type; `field` is the dotted path inside the spec."""
-
-    def __init__(self, index: int, spec: DetectorSpec, error: ValidationError | str) -> None:
-        if isinstance(error, str):
-            lines = [f"detectors.{index}.type: {error}"]
-        else:
-            lines = [
-                f"detectors.{index}.params.{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
-                + ("" if isinstance(item.get("input"), dict | list) else f" (got {item.get('input')!r})")
-                for item in error.errors()
-            ]
-        super().__init__(f"detector {spec.name!r} ({spec.type}): " + "; ".join(lines))
-
-
-def validated_params(index: int, spec: DetectorSpec, taxonomy: TaxonomyConfig | None = None) -> BaseModel:
-    """The spec's params as its type's model; the taxonomy lets rules check metric and category names."""
-    kind = DETECTOR_TYPES.get(spec.type)
-    if kind is None:
-        raise ParamsError(index, spec, f"type {spec.type!r} is not available; known: {sorted(DETECTOR_TYPES)}")
-    try:
-        return kind.load_params_model().model_validate(spec.params, context={"taxonomy": taxonomy})
-    except ValidationError as exc:
-        raise ParamsError(index, spec, exc) from exc
-
-
-def check_specs(config: DetectorsConfig, taxonomy: TaxonomyConfig | None = None) -> None:
-    """Validate every spec's params; raise `ParamsError` on the first bad one."""
-    for index, spec in enumerate(config.detectors):
-        validated_params(index, spec, taxonomy)
-
-
-def rule_levels(config: DetectorsConfig, taxonomy: TaxonomyConfig) -> list[HardRule]:
-    """Least levels that enabled analyst rules give their warnings, for grading."""
-    levels: list[HardRule] = []
-    for index, spec in enumerate(config.detectors):
-        if spec.enabled and spec.type == "rules":
-            levels += validated_params(index, spec, taxonomy).hard_rules()  # type: ignore[attr-defined]
-    return levels
+#: Detector type name → its factory, keyed like `riskwatch.config.detector_params.DETECTOR_PARAMS`.
+DETECTOR_FACTORIES: LazyRegistry[DetectorFactory] = LazyRegistry(
+    "detector type",
+    {
+        "sensor_baseline": "riskwatch.detectors.factories:sensor_baseline",
+        "series_anomaly": "riskwatch.detectors.factories:series_anomaly",
+        "sensor_health": "riskwatch.detectors.factories:sensor_health",
+        "count_surge": "riskwatch.detectors.factories:count_surge",
+        "prophet_trend": "riskwatch.detectors.factories:prophet_trend",
+        "burst": "riskwatch.detectors.factories:burst",
+        "alarm_limits": "riskwatch.detectors.factories:alarm_limits",
+        "rules": "riskwatch.detectors.factories:rules",
+    },
+)
 
 
 def watch_matches(watch: Watch, event: Event) -> bool:
@@ -162,7 +100,7 @@ class Watched:
 def build_detector(index: int, spec: DetectorSpec, taxonomy: TaxonomyConfig) -> Watched:
     """One configured detector, fresh (no state), behind its watch filters."""
     params = validated_params(index, spec, taxonomy)
-    inner = DETECTOR_TYPES[spec.type].build(params, taxonomy)
+    inner = DETECTOR_FACTORIES.load(spec.type)(params, taxonomy)
     return Watched(spec.name, spec.watch, inner, spec_digest(spec))
 
 
@@ -170,10 +108,3 @@ def build_detectors(config: DetectorsConfig, taxonomy: TaxonomyConfig) -> list[D
     """Every enabled detector of the config, in config order."""
     return [build_detector(index, spec, taxonomy) for index, spec in enumerate(config.detectors) if spec.enabled]
 
-
-def params_of(config: DetectorsConfig, name: str, taxonomy: TaxonomyConfig | None = None) -> BaseModel:
-    """The validated params of the configured detector called `name`."""
-    for index, spec in enumerate(config.detectors):
-        if spec.name == name:
-            return validated_params(index, spec, taxonomy)
-    raise KeyError(f"no detector named {name!r}; configured: {[s.name for s in config.detectors]}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import statistics
 from collections import deque
 
-from riskwatch.config.models import SensorBaselineConfig, TaxonomyConfig
-from riskwatch.detectors.base import excess_to_score
+from riskwatch.config.detector_params import SensorBaselineConfig
+from riskwatch.config.models import TaxonomyConfig
 from riskwatch.contracts import Event, Signal, SignalKind, Source, stable_id
+from riskwatch.detectors.base import excess_to_score
 
 MAD_TO_SIGMA = 1.4826
 

@@ -26,41 +26,10 @@ import statistics
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from riskwatch.detectors.base import excess_to_score
+from riskwatch.config.detector_params import SensorHealthConfig
 from riskwatch.contracts import Event, Signal, SignalKind, Source, stable_id
-
-
-class SensorHealthConfig(BaseModel):
-    """Parameters of `SensorHealthDetector` (to move into `detectors.yaml`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    history: Annotated[int, Field(ge=10, description="Readings (and intervals) kept as the series' normal behaviour")] = 288
-    min_history: Annotated[int, Field(ge=3, description="Readings needed before stuck and flat are judged")] = 24
-    stuck_readings: Annotated[int, Field(ge=3, description="Shortest run of one value that can be called stuck")] = 12
-    stuck_probability: Annotated[
-        float,
-        Field(gt=0, lt=1, description="A run is stuck when the series' repeat rate makes it less likely than this"),
-    ] = 1e-4
-    flat_window: Annotated[int, Field(ge=3, description="Readings over which the recent spread is measured")] = 12
-    flat_ratio: Annotated[
-        float, Field(gt=0, lt=1, description="Flat when the recent spread falls below this fraction of the usual")
-    ] = 0.1
-    gap_factor: Annotated[float, Field(gt=1, description="A gap is this many usual intervals without a reading")] = 3.0
-    min_intervals: Annotated[int, Field(ge=2, description="Intervals seen before gaps are judged")] = 6
-
-    @model_validator(mode="after")
-    def _fits_in_history(self) -> SensorHealthConfig:
-        if self.min_history > self.history:
-            raise ValueError(f"min_history ({self.min_history}) cannot exceed history ({self.history})")
-        if self.min_intervals > self.history:
-            raise ValueError(f"min_intervals ({self.min_intervals}) cannot exceed history ({self.history})")
-        return self
+from riskwatch.detectors.base import excess_to_score
 
 
 @dataclass

@@ -16,42 +16,17 @@ before persistence, which bounds false signals per series by the sampling rate, 
 
 from __future__ import annotations
 
-import inspect
 import statistics
 from collections import deque
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from riskwatch.config.detector_params import SeriesAnomalyParams
 from riskwatch.config.models import TaxonomyConfig
-from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.contracts import Event, Signal, SignalKind, Source, stable_id
+from riskwatch.detectors.series.base import SeriesDetector
+from riskwatch.detectors.series.registry import make_series_detector
 
 EXPECTATION_WINDOW = 24
-
-
-class SeriesAnomalyParams(BaseModel):
-    """Params of `series_anomaly`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model: str = Field(default="default", description="A registered series detector name")
-    model_params: dict[str, Any] = Field(default_factory=dict)
-    threshold: float = Field(default=0.95, gt=0, le=1, description="Score at which a reading is anomalous")
-    persistence: int = Field(default=1, ge=1, le=288, description="Anomalous readings in a row that make a signal")
-    rearm: int = Field(default=12, ge=1, le=2016, description="Readings in a row below the threshold before the next signal")
-
-    @model_validator(mode="after")
-    def _model_accepts_params(self) -> SeriesAnomalyParams:
-        """Unknown model names and parameter names fail at config load, without importing the
-        model's heavy libraries (PyOD costs seconds); values are checked when the detector is built."""
-        from riskwatch.detectors.series.registry import series_detector_class
-
-        try:
-            inspect.signature(series_detector_class(self.model)).bind(**self.model_params)
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"model {self.model!r} with {self.model_params}: {exc}") from exc
-        return self
 
 
 class SeriesAnomalyDetector:
@@ -60,8 +35,6 @@ class SeriesAnomalyDetector:
     name = "series_anomaly"
 
     def __init__(self, params: SeriesAnomalyParams, taxonomy: TaxonomyConfig) -> None:
-        from riskwatch.detectors.series.registry import make_series_detector
-
         self.params = params
         self._make = lambda: make_series_detector(params.model, **params.model_params)
         self._make()  # bad model parameter values fail when the worker starts, not on the first reading

@@ -34,7 +34,7 @@ from riskwatch.alerts.grading.silences import SilenceMuter, SilenceProvider, no_
 from riskwatch.alerts.grading.wording import STATUS_ZH
 from riskwatch.config.loader import CityConfig
 from riskwatch.config.regions import RegionIndex
-from riskwatch.detectors.registry import rule_levels
+from riskwatch.config.detector_params import rule_levels
 from riskwatch.contracts import Signal, Warning, WarningStatus
 
 __all__ = ["Grader"]

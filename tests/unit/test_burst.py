@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from riskwatch.config.detector_params import BurstConfig, CountSurgeConfig
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
-from riskwatch.config.models import CountSurgeConfig, RegionsConfig
+from riskwatch.config.models import RegionsConfig
 from riskwatch.config.regions import RegionIndex, haversine_km
 from riskwatch.detectors.base import Detector
-from riskwatch.detectors.burst import BurstConfig, BurstDetector, poisson_tail
+from riskwatch.detectors.burst import BurstDetector, poisson_tail
 from riskwatch.detectors.count_surge import CountSurgeDetector
 from riskwatch.contracts import Event, Signal, SignalKind, Source
 from tests.factories import T0

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from riskwatch.tools.cli import app
+from riskwatch.config.detector_params import DETECTOR_PARAMS, rule_levels
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, ConfigError, load_city_config
+from riskwatch.config.models import DETECTOR_TYPES, HardRule
+from riskwatch.contracts import Level
+from riskwatch.tools.cli import app
 
 
 def _copy_config(tmp_path: Path) -> Path:
@@ -85,3 +91,44 @@ def test_unknown_detector_type_and_repeated_names_are_refused(tmp_path: Path) ->
     _edit(directory / "detectors.yaml", lambda d: d["detectors"][1].update(name="alarm_limits"))
     with pytest.raises(ConfigError, match="repeated"):
         load_city_config(directory)
+
+
+def test_every_detector_type_has_one_params_model() -> None:
+    assert set(DETECTOR_PARAMS) == set(DETECTOR_TYPES)
+    assert all(issubclass(model, BaseModel) for model in DETECTOR_PARAMS.values())
+
+
+def test_series_model_name_and_parameters_fail_at_load_with_file_and_field(tmp_path: Path) -> None:
+    directory = _copy_config(tmp_path)
+    _edit(directory / "detectors.yaml", lambda d: d["detectors"][2]["params"].update(model="prophecy"))
+    with pytest.raises(ConfigError) as caught:
+        load_city_config(directory)
+    message = str(caught.value)
+    assert "detectors.yaml" in message and "detectors.2.params.model:" in message and "'prophecy'" in message
+    directory = _copy_config(tmp_path / "again")
+    _edit(directory / "detectors.yaml", lambda d: d["detectors"][2]["params"]["model_params"].update(refit_evry=48))
+    with pytest.raises(ConfigError) as caught:
+        load_city_config(directory)
+    message = str(caught.value)
+    assert "detectors.2.params.model_params:" in message and "refit_evry" in message and "refit_every" in message
+
+
+def test_rule_levels_come_from_the_detectors_config() -> None:
+    config = load_city_config()
+    assert rule_levels(config.detectors, config.taxonomy) == [HardRule(rule="water_main_break", level=Level.III)]
+    disabled = config.detectors.model_copy(
+        update={"detectors": [s.model_copy(update={"enabled": s.type != "rules"}) for s in config.detectors.detectors]}
+    )
+    assert rule_levels(disabled, config.taxonomy) == []
+
+
+def test_loading_and_validating_config_imports_no_detector() -> None:
+    code = (
+        "import sys\n"
+        "from riskwatch.config.loader import check_detectors_file, load_city_config\n"
+        "config = load_city_config()\n"
+        "check_detectors_file(config.directory / 'detectors.yaml', config.detectors)\n"
+        "sys.exit(sorted(m for m in sys.modules if m.startswith('riskwatch.detectors')) or None)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from riskwatch.config.detector_params import params_of
 from riskwatch.config.loader import load_city_config
 from riskwatch.detectors.alarm_limits import AlarmLimitDetector
 from riskwatch.detectors.base import Detector, excess_to_score
 from riskwatch.detectors.count_surge import CountSurgeDetector
-from riskwatch.detectors.registry import build_detectors, params_of
+from riskwatch.detectors.registry import build_detectors
 from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
 from riskwatch.contracts import Source
 from riskwatch.streams.normalize import Normalizer
@@ -95,3 +96,4 @@ def test_count_surge_needs_history_and_fires_on_a_surge() -> None:
     assert burst[-1].score >= burst[0].score
     # Other categories are separate series.
     assert call(13 * 60 + 20, "楼下噪音扰民") == []
+

@@ -7,15 +7,16 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from riskwatch.config.detector_params import BurstConfig, SensorHealthConfig, params_of
 from riskwatch.config.loader import load_city_config
 from riskwatch.detectors.alarm_limits import AlarmLimitDetector
 from riskwatch.detectors.base import Detector, WarmingUp, is_warming_up, warming_detectors
-from riskwatch.detectors.burst import BurstConfig, BurstDetector
+from riskwatch.detectors.burst import BurstDetector
 from riskwatch.detectors.count_surge import CountSurgeDetector
-from riskwatch.detectors.registry import build_detectors, params_of
+from riskwatch.detectors.registry import build_detectors
 from riskwatch.detectors.rules import RulesDetector
 from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
-from riskwatch.detectors.sensor_health import SensorHealthConfig, SensorHealthDetector
+from riskwatch.detectors.sensor_health import SensorHealthDetector
 from riskwatch.detectors.series_anomaly import SeriesAnomalyDetector
 from riskwatch.contracts import Event, Source
 from riskwatch.streams.normalize import Normalizer

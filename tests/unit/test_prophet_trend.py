@@ -11,7 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from riskwatch.detectors.base import Detector
-from riskwatch.detectors.prophet_trend import ProphetTrendConfig, ProphetTrendDetector
+from riskwatch.config.detector_params import ProphetTrendConfig
+from riskwatch.detectors.prophet_trend import ProphetTrendDetector
 from riskwatch.contracts import Event, Signal, Source
 
 pytest.importorskip("prophet")

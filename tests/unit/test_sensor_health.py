@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from riskwatch.detectors.base import Detector
-from riskwatch.detectors.sensor_health import SensorHealthConfig, SensorHealthDetector
+from riskwatch.config.detector_params import SensorHealthConfig
+from riskwatch.detectors.sensor_health import SensorHealthDetector
 from riskwatch.contracts import Event, Signal, SignalKind, Source
 from tests.factories import GRID, T0
 

@@ -8,6 +8,7 @@ not exist yet is left out rather than skipped; a module that exists but fails to
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import math
 import pickle
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from riskwatch.config.detector_params import SERIES_MODELS
 from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.detectors.series.registry import (
     SERIES_DETECTORS as REGISTRY,
@@ -67,6 +69,16 @@ def test_builtin_registry_names_the_default_and_the_pyod_models() -> None:
     for name in ("ecod", "iforest", "copod", "hbos", "knn", "lof", "ensemble"):
         assert SERIES_DETECTORS[name].startswith("riskwatch.detectors.series.pyod_models:")
     assert "default" in NAMES and "robust" in NAMES
+
+
+def test_config_declares_every_builtin_model_with_its_parameters() -> None:
+    """Config checks `series_anomaly`'s model and model_params without importing a model; its table
+    must name the registry's built-in models, each with its constructor's keyword parameters."""
+    assert set(SERIES_MODELS) == set(REGISTRY.builtin)
+    for name, accepted in SERIES_MODELS.items():
+        parameters = inspect.signature(series_detector_class(name)).parameters.values()
+        keywords = {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        assert accepted == keywords, name
 
 
 def test_registry_refuses_unknown_names_and_malformed_targets() -> None:
