@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from riskwatch.config.models import SensorMetric, TaxonomyConfig
-from riskwatch.contracts import Event, Signal, SignalKind, Source, stable_id
+from riskwatch.contracts import Event, Signal, SignalKind, Source
+from riskwatch.detectors.base import make_signal
 
 ALARM_SCORE = 0.6
 CRITICAL_SCORE = 0.9
@@ -32,15 +33,11 @@ class AlarmLimitDetector:
             return []
         rule, limit, direction = breach
         return [
-            Signal(
-                signal_id=stable_id(self.name, event.event_id),
-                detector=self.name,
-                kind=SignalKind.threshold,
-                source=event.source,
-                region_code=event.region_code,
-                district_code=event.district_code,
-                category=event.category,
-                at=event.occurred_at,
+            make_signal(
+                self.name,
+                SignalKind.threshold,
+                event,
+                (event.event_id,),
                 score=CRITICAL_SCORE if rule == "critical_limit" else ALARM_SCORE,
                 observed=value,
                 expected=limit,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from riskwatch.contracts import Event, Signal
+from riskwatch.contracts import Event, Signal, SignalKind, stable_id
 
 
 @runtime_checkable
@@ -63,6 +64,56 @@ def excess_to_score(excess: float, threshold: float) -> float:
     if excess <= 0:
         return 0.0
     return round(1.0 - math.pow(0.5, excess / threshold), 4)
+
+
+def make_signal(
+    detector: str,
+    kind: SignalKind,
+    event: Event,
+    key: Iterable[object],
+    *,
+    score: float,
+    observed: float,
+    expected: float | None,
+    reason: str,
+    evidence: Iterable[str],
+    hard_rule: str | None = None,
+    region_code: str | None = None,
+    district_code: str | None = None,
+    category: str | None = None,
+    at: datetime | None = None,
+) -> Signal:
+    """The signal `detector` raises on `event`, with the id `stable_id(detector, *key)`.
+
+    `key` names the finding (the event, or a bucket and its count, or a rule and its evidence),
+    so a replay raises the same id. Source, place, category and time are the event's unless
+    given: a count detector signals for the region it counts in, a gap check at the time it
+    noticed the silence.
+    """
+    return Signal(
+        signal_id=stable_id(detector, *key),
+        detector=detector,
+        kind=kind,
+        source=event.source,
+        region_code=event.region_code if region_code is None else region_code,
+        district_code=event.district_code if district_code is None else district_code,
+        category=event.category if category is None else category,
+        at=event.occurred_at if at is None else at,
+        score=score,
+        observed=observed,
+        expected=expected,
+        reason=reason,
+        hard_rule=hard_rule,
+        evidence=tuple(evidence),
+    )
+
+
+def renamed(signal: Signal, name: str, suffix: str = "") -> Signal:
+    """`signal` raised under the name `name` (+ `suffix`), its id derived from `name` and its own id.
+
+    Two configured detectors of one type, or a detector and its fallback, thus never share ids.
+    """
+    return signal.model_copy(update={"detector": name + suffix, "signal_id": stable_id(name, signal.signal_id)})
 
 
 @runtime_checkable

@@ -37,8 +37,8 @@ import math
 from collections import Counter
 
 from riskwatch.config.detector_params import BurstConfig
-from riskwatch.contracts import Event, Signal, SignalKind, stable_id
-from riskwatch.detectors.base import excess_to_score
+from riskwatch.contracts import Event, Signal, SignalKind
+from riskwatch.detectors.base import excess_to_score, make_signal
 
 EARTH_RADIUS_M = 6_371_000.0
 # Area of a disc of radius r over the 3 × 3 block of cells of side r around it.
@@ -286,15 +286,14 @@ class BurstDetector:
         district = centre[:6] if len(centre) >= 6 else event.district_code
         log_p = -math.log10(max(p, 1e-300))
         score = excess_to_score(log_p, -math.log10(cfg.p_threshold))
-        return Signal(
-            signal_id=stable_id(self.name, event.source.value, category, centre, evidence[0], count),
-            detector=self.name,
-            kind=SignalKind.burst,
-            source=event.source,
+        return make_signal(
+            self.name,
+            SignalKind.burst,
+            event,
+            (event.source.value, category, centre, evidence[0], count),
             region_code=centre,
             district_code=district,
             category=category,
-            at=event.occurred_at,
             score=score,
             observed=float(count),
             expected=round(expected, 4),
@@ -302,7 +301,7 @@ class BurstDetector:
                 f"{count} {category} {event.source.value} reports {where} in {minutes} min, "
                 f"expected {expected:.2g} (Poisson p {p:.1e} ≤ {cfg.p_threshold:g})"
             ),
-            evidence=tuple(evidence[-cfg.max_evidence :]),
+            evidence=evidence[-cfg.max_evidence :],
         )
 
     # ------------------------------------------------------------------ introspection

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riskwatch.config.detector_params import CountSurgeConfig
-from riskwatch.contracts import Event, Signal, SignalKind, stable_id
-from riskwatch.detectors.base import excess_to_score
+from riskwatch.contracts import Event, Signal, SignalKind
+from riskwatch.detectors.base import excess_to_score, make_signal
 
 
 @dataclass
@@ -121,15 +121,12 @@ class CountSurgeDetector:
 
     def _signal(self, event: Event, region: str, bucket: int, count: int, mean: float, z: float, evidence: list[str]) -> Signal:
         minutes = int(self._bucket_s // 60)
-        return Signal(
-            signal_id=stable_id(self.name, event.source.value, event.category, region, bucket, count),
-            detector=self.name,
-            kind=SignalKind.surge,
-            source=event.source,
+        return make_signal(
+            self.name,
+            SignalKind.surge,
+            event,
+            (event.source.value, event.category, region, bucket, count),
             region_code=region,
-            district_code=event.district_code,
-            category=event.category,
-            at=event.occurred_at,
             score=excess_to_score(z, self.config.z_threshold),
             observed=float(count),
             expected=round(mean, 3),
@@ -137,5 +134,5 @@ class CountSurgeDetector:
                 f"{count} {event.source.value} reports of {event.category} in {minutes} min "
                 f"vs {mean:.2f} expected (z {z:.1f} ≥ {self.config.z_threshold:g})"
             ),
-            evidence=tuple(evidence[-self.MAX_EVIDENCE :]),
+            evidence=evidence[-self.MAX_EVIDENCE :],
         )

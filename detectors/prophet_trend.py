@@ -36,7 +36,7 @@ import numpy as np
 
 from riskwatch.config.detector_params import DAY, ProphetTrendConfig
 from riskwatch.contracts import Event, Signal, SignalKind, stable_id
-from riskwatch.detectors.base import excess_to_score
+from riskwatch.detectors.base import excess_to_score, make_signal, renamed
 from riskwatch.detectors.count_surge import CountSurgeDetector, region_at_level
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -208,7 +208,7 @@ class ProphetTrendDetector:
         for cold in series.cold.observe(event):
             # Remember the count that first crossed the cold-start threshold: fits train at it.
             series.alerted.setdefault(bucket, (cold.score, cold.observed))
-            signals.append(self._as_cold_start(cold))
+            signals.append(renamed(cold, self.cold_name))
         return signals
 
     # ------------------------------------------------------------------ buckets and time
@@ -245,15 +245,13 @@ class ProphetTrendDetector:
         end = start + self.config.resolution
         when = f"{start:%H:%M}–{end:%H:%M}" if self.config.resolution < DAY else f"{start:%Y-%m-%d}"
         width = f"{self.config.interval_width * 100:g}%"
-        return Signal(
-            signal_id=stable_id(self.name, source, category, region, bucket, count),
-            detector=self.name,
-            kind=SignalKind.surge,
-            source=event.source,
+        return make_signal(
+            self.name,
+            SignalKind.surge,
+            event,
+            (source, category, region, bucket, count),
             region_code=region,
-            district_code=event.district_code,
             category=category,
-            at=event.occurred_at,
             score=score,
             observed=float(count),
             expected=round(yhat, 3),
@@ -261,12 +259,7 @@ class ProphetTrendDetector:
                 f"{count} {category} {source} reports in {when} vs Prophet expected {yhat:.1f} "
                 f"({width} upper {upper:.1f})"
             ),
-            evidence=tuple(series.evidence.get(bucket, ())),
-        )
-
-    def _as_cold_start(self, signal: Signal) -> Signal:
-        return signal.model_copy(
-            update={"detector": self.cold_name, "signal_id": stable_id(self.cold_name, signal.signal_id)}
+            evidence=series.evidence.get(bucket, ()),
         )
 
     # ------------------------------------------------------------------ refits
@@ -449,15 +442,13 @@ class ProphetTrendDetector:
         series.growth_day = day
         source, category, region = key
         span = f"{days:g} day" + ("" if days == 1 else "s")
-        return Signal(
-            signal_id=stable_id(self.name, "growth", source, category, region, day),
-            detector=self.name,
-            kind=SignalKind.surge,
-            source=event.source,
+        return make_signal(
+            self.name,
+            SignalKind.surge,
+            event,
+            ("growth", source, category, region, day),
             region_code=region,
-            district_code=event.district_code,
             category=category,
-            at=event.occurred_at,
             score=excess_to_score(growth, cfg.growth_threshold),
             observed=round(recent, 2),
             expected=round(before, 2),
@@ -465,7 +456,7 @@ class ProphetTrendDetector:
                 f"sustained growth: +{growth * 100:.0f}% over {span} (Prophet trend; {recent:.1f} {category} {source} "
                 f"reports/day in the last {span} vs {before:.1f} in the {span} before)"
             ),
-            evidence=tuple(series.evidence.get(series.newest, ())),
+            evidence=series.evidence.get(series.newest, ()),
         )
 
     # ------------------------------------------------------------------ memory

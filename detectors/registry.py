@@ -15,8 +15,8 @@ from typing import Any
 
 from riskwatch.config.detector_params import validated_params
 from riskwatch.config.models import DetectorSpec, DetectorsConfig, TaxonomyConfig, Watch
-from riskwatch.contracts import Event, Signal, stable_id
-from riskwatch.detectors.base import Detector, detector_state, is_warming_up, restore_detector_state
+from riskwatch.contracts import Event, Signal
+from riskwatch.detectors.base import Detector, detector_state, is_warming_up, renamed, restore_detector_state
 from riskwatch.detectors.lazy import LazyRegistry
 
 #: A factory: the type's validated params model and the taxonomy in, a fresh detector out.
@@ -92,9 +92,7 @@ class Watched:
     def _rename(self, signal: Signal) -> Signal:
         # Keep a variant suffix such as "/cold_start" that the inner detector adds.
         suffix = signal.detector.removeprefix(self._inner_name) if signal.detector.startswith(self._inner_name) else ""
-        return signal.model_copy(
-            update={"detector": self.name + suffix, "signal_id": stable_id(self.name, signal.signal_id)}
-        )
+        return renamed(signal, self.name, suffix)
 
 
 def build_detector(index: int, spec: DetectorSpec, taxonomy: TaxonomyConfig) -> Watched:

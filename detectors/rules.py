@@ -30,7 +30,8 @@ from riskwatch.config.rules import (
     RateOfChangeRule,
     RuleSet,
 )
-from riskwatch.contracts import Event, Signal, SignalKind, Source, stable_id
+from riskwatch.contracts import Event, Signal, SignalKind, Source
+from riskwatch.detectors.base import make_signal
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -336,15 +337,14 @@ class RulesDetector:
         evidence: list[str] = []
         for h in ordered:
             evidence.extend(e for e in h.evidence if e not in evidence)
-        return Signal(
-            signal_id=stable_id(self.name, rule.name, region, *evidence),
-            detector=self.name,
-            kind=SignalKind.threshold,
-            source=event.source,
+        return make_signal(
+            self.name,
+            SignalKind.threshold,
+            event,
+            (rule.name, region, *evidence),
             region_code=region,
             district_code=region[:6],
             category=combo.category,
-            at=event.occurred_at,
             score=rule.score,
             observed=float(len(ordered)),
             expected=float(len(combo.evaluators)),
@@ -353,7 +353,7 @@ class RulesDetector:
                 + "; ".join(h.text for h in ordered)
             ),
             hard_rule=rule.name,
-            evidence=tuple(evidence),
+            evidence=evidence,
         )
 
     # ------------------------------------------------------------------ standalone rules
@@ -361,15 +361,13 @@ class RulesDetector:
     def _single_signal(self, item: _Standalone, hit: _Hit) -> Signal:
         rule, event = item.rule, hit.event
         region = hit.region if isinstance(rule, CountRule) else event.region_code
-        return Signal(
-            signal_id=stable_id(self.name, rule.name, *hit.evidence),
-            detector=self.name,
-            kind=SignalKind.threshold,
-            source=event.source,
+        return make_signal(
+            self.name,
+            SignalKind.threshold,
+            event,
+            (rule.name, *hit.evidence),
             region_code=region,
-            district_code=event.district_code,
             category=item.category,
-            at=event.occurred_at,
             score=rule.score,
             observed=hit.observed,
             expected=hit.expected,

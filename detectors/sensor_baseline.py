@@ -7,8 +7,8 @@ from collections import deque
 
 from riskwatch.config.detector_params import SensorBaselineConfig
 from riskwatch.config.models import TaxonomyConfig
-from riskwatch.contracts import Event, Signal, SignalKind, Source, stable_id
-from riskwatch.detectors.base import excess_to_score
+from riskwatch.contracts import Event, Signal, SignalKind, Source
+from riskwatch.detectors.base import excess_to_score, make_signal
 
 MAD_TO_SIGMA = 1.4826
 
@@ -55,15 +55,11 @@ class SensorBaselineDetector:
 
     def _signal(self, event: Event, median: float, z: float) -> Signal:
         direction = "below" if event.value < median else "above"  # type: ignore[operator]
-        return Signal(
-            signal_id=stable_id(self.name, event.event_id),
-            detector=self.name,
-            kind=SignalKind.anomaly,
-            source=event.source,
-            region_code=event.region_code,
-            district_code=event.district_code,
-            category=event.category,
-            at=event.occurred_at,
+        return make_signal(
+            self.name,
+            SignalKind.anomaly,
+            event,
+            (event.event_id,),
             score=excess_to_score(z, self.config.z_threshold),
             observed=float(event.value),  # type: ignore[arg-type]
             expected=round(median, 6),

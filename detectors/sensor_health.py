@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from riskwatch.config.detector_params import SensorHealthConfig
-from riskwatch.contracts import Event, Signal, SignalKind, Source, stable_id
-from riskwatch.detectors.base import excess_to_score
+from riskwatch.contracts import Event, Signal, SignalKind, Source
+from riskwatch.detectors.base import excess_to_score, make_signal
 
 
 @dataclass
@@ -245,14 +245,11 @@ class SensorHealthDetector:
     ) -> Signal:
         """A maintenance signal of one check, identified by the check and the reading it began at
         (`first`), placed where the sensor (`where`) is."""
-        return Signal(
-            signal_id=stable_id(self.name, check, first.event_id),
-            detector=self.name,
-            kind=SignalKind.health,
-            source=where.source,
-            region_code=where.region_code,
-            district_code=where.district_code,
-            category=where.category,
+        return make_signal(
+            self.name,
+            SignalKind.health,
+            where,
+            (check, first.event_id),
             at=at,
             score=score,
             observed=observed,

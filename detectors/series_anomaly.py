@@ -22,7 +22,8 @@ from typing import Any
 
 from riskwatch.config.detector_params import SeriesAnomalyParams
 from riskwatch.config.models import TaxonomyConfig
-from riskwatch.contracts import Event, Signal, SignalKind, Source, stable_id
+from riskwatch.contracts import Event, Signal, SignalKind, Source
+from riskwatch.detectors.base import make_signal
 from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.detectors.series.registry import make_series_detector
 
@@ -65,15 +66,11 @@ class SeriesAnomalyDetector:
         if expected is None:
             return []
         return [
-            Signal(
-                signal_id=stable_id(self.name, event.event_id),
-                detector=self.name,
-                kind=SignalKind.anomaly,
-                source=event.source,
-                region_code=event.region_code,
-                district_code=event.district_code,
-                category=event.category,
-                at=event.occurred_at,
+            make_signal(
+                self.name,
+                SignalKind.anomaly,
+                event,
+                (event.event_id,),
                 score=round(min(max(score, 0.0), 1.0), 4),
                 observed=value,
                 expected=round(expected, 6),
