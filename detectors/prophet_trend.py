@@ -37,6 +37,7 @@ import numpy as np
 from riskwatch.config.detector_params import DAY, ProphetTrendConfig
 from riskwatch.contracts import Event, Signal, SignalKind, stable_id
 from riskwatch.detectors.base import excess_to_score, make_signal, renamed
+from riskwatch.detectors.bucket_counts import BucketCounts, CountSeries, SeriesKey
 from riskwatch.detectors.count_surge import CountSurgeDetector, region_at_level
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,18 +46,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-# (source, category, region)
-SeriesKey = tuple[str, str, str]
-
 
 @dataclass
-class _Series:
-    """One count series: counts by bucket, and the forecast table of its last refit."""
+class _Series(CountSeries):
+    """One count series: counts by bucket (`CountSeries`), and the forecast table of its last refit."""
 
-    first_bucket: int
-    newest: int
-    counts: dict[int, int] = field(default_factory=dict)
-    evidence: dict[int, list[str]] = field(default_factory=dict)
     fitted_at: int | None = None  # refit grid point of the last refit (or attempt): trained on buckets before it
     forecast: dict[int, tuple[float, float, float]] = field(default_factory=dict)  # bucket → yhat, lower, upper (counts)
     alerted: dict[int, tuple[float, float]] = field(default_factory=dict)  # bucket → (last score, bound it beat)
@@ -146,8 +140,9 @@ class ProphetTrendDetector:
         self._growth_need = self._buckets(config.growth_history_needed)
         self._tz = timezone(config.utc_offset)
         self._cold_config = config.cold_start_config()
-        self._series: dict[SeriesKey, _Series] = {}
-        self._stream_start: dict[tuple[str, str], int] = {}
+        self._counts: BucketCounts[_Series] = BucketCounts(
+            _Series, max_evidence=self.MAX_EVIDENCE, keep="first", evidence_buckets=self._late
+        )
         #: Measurements: refits done, failed, seconds spent fitting + forecasting, the last fit.
         self.fits = 0
         self.fit_failures = 0
@@ -162,7 +157,7 @@ class ProphetTrendDetector:
     def warming_up(self) -> bool:
         """Until some series has a fitted Prophet forecast; the cold-start baseline alone counts
         as warming up (it cannot tell a seasonal peak from a surge)."""
-        return not any(series.forecast for series in self._series.values())
+        return not any(series.forecast for series in self._counts.series.values())
 
     def accepts(self, event: Event) -> bool:
         return event.source in self.config.sources
@@ -170,23 +165,8 @@ class ProphetTrendDetector:
     def observe(self, event: Event) -> list[Signal]:
         bucket = self.bucket_of(event.occurred_at)
         region = region_at_level(event, self.config.region_level)
-        # As in CountSurgeDetector: a series starts when its source was first seen in the region,
-        # so the zeros before a category's first report are real zeros.
-        start = self._stream_start.setdefault((event.source.value, region), bucket)
-        key: SeriesKey = (event.source.value, event.category, region)
-        series = self._series.get(key)
-        if series is None:
-            series = self._series[key] = _Series(first_bucket=start, newest=bucket)
-        count = series.counts.get(bucket, 0) + 1
-        series.counts[bucket] = count
-        if bucket >= series.newest - self._late:
-            ids = series.evidence.setdefault(bucket, [])
-            if len(ids) < self.MAX_EVIDENCE:
-                ids.append(event.event_id)
-        if bucket > series.newest:
-            series.newest = bucket
-            for old in [b for b in series.evidence if b < bucket - self._late]:  # a handful of buckets
-                del series.evidence[old]
+        key, series, count, newer = self._counts.add(event, region, bucket)
+        if newer:
             self._prune(series)
 
         signals: list[Signal] = []
@@ -467,9 +447,8 @@ class ProphetTrendDetector:
             return
         history_start = series.newest - self._cap
         late_start = series.newest - self._late
-        series.counts = {b: c for b, c in series.counts.items() if b >= history_start}
+        self._counts.forget_before(series, history_start)  # evidence is kept for late buckets only anyway
         series.alerted = {b: v for b, v in series.alerted.items() if b >= history_start}
-        series.evidence = {b: ids for b, ids in series.evidence.items() if b >= late_start}
         series.forecast = {b: v for b, v in series.forecast.items() if b >= late_start}
 
     # ------------------------------------------------------------------ state
@@ -480,23 +459,20 @@ class ProphetTrendDetector:
         A worker restored from it keeps scoring against the saved forecasts until each series'
         next refit is due; a series still on the cold-start baseline keeps that baseline too.
         """
+        counts = self._counts
         return {
             "version": 1,
-            "stream_start": [[source, region, b] for (source, region), b in self._stream_start.items()],
+            "stream_start": counts.stream_start_state(),
             "series": [
                 {
-                    "key": list(key),
-                    "first_bucket": s.first_bucket,
-                    "newest": s.newest,
-                    "counts": [[b, c] for b, c in sorted(s.counts.items())],
-                    "evidence": [[b, list(ids)] for b, ids in sorted(s.evidence.items())],
+                    **counts.series_state(key, s),
                     "fitted_at": s.fitted_at,
                     "forecast": [[b, *v] for b, v in sorted(s.forecast.items())],
                     "alerted": [[b, *v] for b, v in sorted(s.alerted.items())],
                     "growth_day": s.growth_day,
                     "cold": None if s.cold is None else s.cold.get_state(),
                 }
-                for key, s in self._series.items()
+                for key, s in counts.series.items()
             ],
             "fits": self.fits,
         }
@@ -505,39 +481,29 @@ class ProphetTrendDetector:
         """Resume from `get_state()` output (after a JSON round trip too)."""
         if state.get("version") != 1:
             raise ValueError(f"unknown prophet_trend state version {state.get('version')!r}")
-        self._stream_start = {(str(src), str(region)): int(b) for src, region, b in state["stream_start"]}
-        self._series = {}
-        for item in state["series"]:
-            source, category, region = item["key"]
-            self._series[(str(source), str(category), str(region))] = _Series(
-                first_bucket=int(item["first_bucket"]),
-                newest=int(item["newest"]),
-                counts={int(b): int(c) for b, c in item["counts"]},
-                evidence={int(b): [str(i) for i in ids] for b, ids in item["evidence"]},
-                fitted_at=None if item["fitted_at"] is None else int(item["fitted_at"]),
-                forecast={int(b): (float(y), float(lo), float(hi)) for b, y, lo, hi in item["forecast"]},
-                alerted={int(b): (float(sc), float(up)) for b, sc, up in item["alerted"]},
-                growth_day=None if item["growth_day"] is None else int(item["growth_day"]),
-            )
+        for series, item in self._counts.restore(state["stream_start"], state["series"]):
+            series.fitted_at = None if item["fitted_at"] is None else int(item["fitted_at"])
+            series.forecast = {int(b): (float(y), float(lo), float(hi)) for b, y, lo, hi in item["forecast"]}
+            series.alerted = {int(b): (float(sc), float(up)) for b, sc, up in item["alerted"]}
+            series.growth_day = None if item["growth_day"] is None else int(item["growth_day"])
             if item.get("cold") is not None:
-                cold = CountSurgeDetector(self._cold_config)
-                cold.set_state(item["cold"])
-                self._series[(str(source), str(category), str(region))].cold = cold
+                series.cold = CountSurgeDetector(self._cold_config)
+                series.cold.set_state(item["cold"])
         self.fits = int(state.get("fits", 0))
 
     # ------------------------------------------------------------------ introspection
 
     def series_keys(self) -> list[SeriesKey]:
-        return list(self._series)
+        return list(self._counts.series)
 
     def forecast_for(self, key: SeriesKey, at: datetime) -> tuple[float, float, float] | None:
         """(yhat, lower, upper) of the bucket holding `at`, if the series has a forecast for it."""
-        series = self._series.get(key)
+        series = self._counts.series.get(key)
         return None if series is None else series.forecast.get(self.bucket_of(at))
 
     def uses_prophet(self, key: SeriesKey) -> bool:
         """Whether the series currently has a Prophet forecast (else the cold-start baseline answers)."""
-        series = self._series.get(key)
+        series = self._counts.series.get(key)
         return bool(series and series.forecast.get(series.newest))
 
 
