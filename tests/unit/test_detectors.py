@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from datetime import timedelta
 
 from riskwatch.config.detector_params import params_of
@@ -97,3 +99,21 @@ def test_count_surge_needs_history_and_fires_on_a_surge() -> None:
     # Other categories are separate series.
     assert call(13 * 60 + 20, "楼下噪音扰民") == []
 
+
+def test_heavy_libraries_load_only_when_a_detector_needs_them() -> None:
+    """Importing the registries and building every shipped detector but the PyOD one loads no
+    Prophet, PyOD, scikit-learn or pandas: Prophet waits for its first fit, PyOD for its model."""
+    code = (
+        "import sys\n"
+        "from riskwatch.config.loader import load_city_config\n"
+        "from riskwatch.detectors.registry import build_detector\n"
+        "from riskwatch.detectors.series.registry import known_series_detectors\n"
+        "config = load_city_config()\n"
+        "known_series_detectors()\n"
+        "built = [build_detector(i, spec, config.taxonomy) for i, spec in enumerate(config.detectors.detectors)\n"
+        "         if spec.type != 'series_anomaly']\n"
+        "assert {d.inner.name for d in built} >= {'prophet_trend', 'burst', 'rules'}, built\n"
+        "sys.exit(sorted({'prophet', 'pyod', 'sklearn', 'pandas'} & set(sys.modules)) or None)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
