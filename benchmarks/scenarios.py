@@ -31,14 +31,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from riskwatch.config.loader import CityConfig, load_city_config
+from riskwatch.contracts import Event
+from riskwatch.detectors.registry import build_detectors
+from riskwatch.simulator.scenario import builtin_scenarios
 from riskwatch.tools.backtest.report import scenario_report_html, write_report
 from riskwatch.tools.backtest.runner import run_scenario
 from riskwatch.tools.backtest.scoring import ScenarioReport, overall, score_run
 from riskwatch.tools.backtest.tables import SCORE_HEADERS, format_table, score_rows
 from riskwatch.tools.backtest.truth import HEALTH, PIPELINE
-from riskwatch.detectors.registry import build_detectors
-from riskwatch.contracts import Event
-from riskwatch.simulator.scenario import builtin_scenarios
 
 
 def time_detectors(config: CityConfig, events: list[Event]) -> dict[str, tuple[int, float]]:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from riskwatch.config.models import DetectorSpec, DetectorsConfig, HardRule, TaxonomyConfig
+from riskwatch.config.models import DetectorsConfig, DetectorSpec, HardRule, TaxonomyConfig
 from riskwatch.config.rules import RuleSet
 from riskwatch.contracts import Source
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from riskwatch.config.detector_params import validated_params
-from riskwatch.config.models import DetectorSpec, DetectorsConfig, TaxonomyConfig, Watch
+from riskwatch.config.models import DetectorsConfig, DetectorSpec, TaxonomyConfig, Watch
 from riskwatch.contracts import Event, Signal
 from riskwatch.detectors.base import Detector, detector_state, is_warming_up, renamed, restore_detector_state
 from riskwatch.detectors.lazy import LazyRegistry

@@ -33,7 +33,6 @@ from riskwatch.config.rules import (
 from riskwatch.contracts import Event, Signal, SignalKind, Source
 from riskwatch.detectors.base import make_signal
 
-
 # --------------------------------------------------------------------------- evaluation
 
 

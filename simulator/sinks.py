@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from riskwatch.config.loader import CityConfig
 from riskwatch.contracts import Source
+from riskwatch.contracts.topics import RAW_TOPICS
 from riskwatch.simulator.generate import SimRecord, Simulation, simulate
 from riskwatch.simulator.scenario import Scenario
-from riskwatch.contracts.topics import RAW_TOPICS
 
 FILE_NAMES = {Source.hotline: "hotline.jsonl", Source.police: "police.jsonl", Source.sensor: "sensor.jsonl"}
 GROUND_TRUTH_FILE = "ground_truth.json"

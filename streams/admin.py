@@ -18,8 +18,8 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, Of
 from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from pydantic import BaseModel, ValidationError, computed_field
 
-from riskwatch.contracts import Warning
 from riskwatch.config.settings import Settings
+from riskwatch.contracts import Warning
 from riskwatch.contracts.topics import ALL_TOPICS, WARNINGS, TopicSpec
 
 REPORTED_CONFIGS = ("cleanup.policy", "retention.ms")

@@ -20,8 +20,8 @@ from riskwatch.contracts import (
     SensorRecord,
     Source,
 )
-from riskwatch.streams.classify import KeywordClassifier
 from riskwatch.contracts.personal_data import mask_text
+from riskwatch.streams.classify import KeywordClassifier
 
 
 class NormalizeError(ValueError):

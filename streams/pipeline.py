@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from riskwatch.alerts.grading.grader import Grader
 from riskwatch.config.loader import CityConfig
 from riskwatch.config.regions import RegionIndex
+from riskwatch.contracts import DeadLetter, Event, Signal, Source, Warning
+from riskwatch.contracts.topics import EVENTS, RAW_TOPICS
 from riskwatch.detectors.base import Detector, observe_all
 from riskwatch.detectors.registry import build_detectors
-from riskwatch.contracts import DeadLetter, Event, Signal, Source, Warning
 from riskwatch.streams.eventtime import Admission, EventTimeGate
-from riskwatch.streams.normalize import Normalizer, NormalizeError, partition_key
-from riskwatch.contracts.topics import EVENTS, RAW_TOPICS
+from riskwatch.streams.normalize import NormalizeError, Normalizer, partition_key
 
 
 @dataclass

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-
 from riskwatch.alerts.disposal.clock import ManualClock
-from riskwatch.contracts.feedback import Feedback
+from riskwatch.alerts.feed.feedback_publisher import FeedbackPublishError
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.alerts.store.tokens import Role
-from riskwatch.alerts.feed.feedback_publisher import FeedbackPublishError
 from riskwatch.contracts import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
+from riskwatch.contracts.feedback import Feedback
 
 T0 = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
 GRID = "410105002001001"  # 金水区花园路街道 第1网格

@@ -24,10 +24,10 @@ from kafka.admin import OffsetSpec
 
 from riskwatch.config.loader import load_city_config
 from riskwatch.config.regions import RegionIndex
-from riskwatch.contracts import DeadLetter, Warning
 from riskwatch.config.settings import Settings
-from riskwatch.simulator.sinks import Outgoing, send_in_order
+from riskwatch.contracts import DeadLetter, Warning
 from riskwatch.contracts import topics as T
+from riskwatch.simulator.sinks import Outgoing, send_in_order
 from riskwatch.streams.admin import Offsets
 from riskwatch.streams.pipeline import NormalizeStage
 from riskwatch.streams.worker import ready_file, worker_env

@@ -15,9 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from riskwatch.alerts.disposal.clock import ManualClock
-from riskwatch.contracts.feedback import Feedback
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.contracts import Level, MsgType, SignalKind, SignalSummary, Source, Warning, WarningStatus
+from riskwatch.contracts.feedback import Feedback
 from tests.store_contract import save
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -52,11 +52,12 @@ from kafka import KafkaConsumer, TopicPartition
 
 from riskwatch.config.loader import CityConfig, ConfigError, load_city_config
 from riskwatch.config.settings import Settings
+from riskwatch.contracts import topics as T
 from riskwatch.simulator.generate import simulate
 from riskwatch.simulator.scenario import Scenario, load_scenario
 from riskwatch.simulator.sinks import Outgoing, encode, producer_options
-from riskwatch.contracts import topics as T
 from riskwatch.streams.admin import Offsets, client_kwargs, create_topics
+from riskwatch.streams.worker import worker_env
 from riskwatch.tools.bench_latency import (
     LatencyError,
     LatencyResult,
@@ -73,7 +74,6 @@ from riskwatch.tools.bench_latency import (
     window,
 )
 from riskwatch.tools.demo import stop_worker
-from riskwatch.streams.worker import worker_env
 
 RAW_NAMES = [spec.name for spec in T.RAW_TOPICS.values()]
 DOWNSTREAM_NAMES = [T.EVENTS.name, T.SIGNALS.name, T.WARNINGS.name]

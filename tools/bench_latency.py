@@ -38,11 +38,11 @@ from pydantic import ValidationError
 
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import CityConfig
-from riskwatch.contracts import DeadLetter, MsgType, Signal, Warning
 from riskwatch.config.settings import Settings
+from riskwatch.contracts import DeadLetter, MsgType, Signal, Warning
+from riskwatch.contracts import topics as T
 from riskwatch.simulator.scenario import Scenario
 from riskwatch.simulator.sinks import Outgoing, Pacer, producer_options
-from riskwatch.contracts import topics as T
 from riskwatch.streams.admin import client_kwargs
 from riskwatch.streams.normalize import NormalizeError, Normalizer
 

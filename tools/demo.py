@@ -25,12 +25,12 @@ from aiokafka import AIOKafkaConsumer
 from kafka import TopicPartition
 from pydantic import ValidationError
 
-from riskwatch.contracts import DeadLetter, MsgType, Warning
 from riskwatch.config.settings import Settings
+from riskwatch.contracts import DeadLetter, MsgType, Warning
 from riskwatch.contracts import topics as T
 from riskwatch.streams.admin import Offsets, create_topics, format_warning
-from riskwatch.tools.embedded_broker import EmbeddedBroker
 from riskwatch.streams.worker import ready_file, worker_env
+from riskwatch.tools.embedded_broker import EmbeddedBroker
 
 RAW_TOPIC_NAMES = {spec.name for spec in T.RAW_TOPICS.values()}
 PIPELINE_TOPICS = {T.EVENTS.name, T.SIGNALS.name, T.WARNINGS.name}

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from riskwatch.alerts.disposal.lifecycle import Transition
 from riskwatch.alerts.disposal.silences import Silence
-from riskwatch.alerts.store.tokens import Identity, Role
 from riskwatch.alerts.feed.redaction import redact
+from riskwatch.alerts.store.tokens import Identity, Role
 from riskwatch.config.regions import RegionIndex
 from riskwatch.contracts import MsgType, SignalSummary, Warning
 

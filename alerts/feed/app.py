@@ -15,12 +15,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from riskwatch.alerts.disposal.clock import Clock
-from riskwatch.alerts.store.store import WarningStore
 from riskwatch.alerts.feed.access_log import install_token_masking
 from riskwatch.alerts.feed.background import ChangePoller, DeadlineWatcher, every, health_once
+from riskwatch.alerts.feed.changes import ChangeFeed
 from riskwatch.alerts.feed.context import ApiContext
 from riskwatch.alerts.feed.errors import install_error_handler
-from riskwatch.alerts.feed.changes import ChangeFeed
 from riskwatch.alerts.feed.feedback_publisher import FeedbackPublisher, publisher_for
 from riskwatch.alerts.feed.metrics import ApiMetrics
 from riskwatch.alerts.feed.options import ApiOptions
@@ -28,6 +27,7 @@ from riskwatch.alerts.feed.presenter import current_pipeline
 from riskwatch.alerts.feed.queries import warning_counts
 from riskwatch.alerts.feed.routes import admin, cap, ops, stream, warnings, web
 from riskwatch.alerts.feed.routes.web import STATIC_DIR
+from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
 from riskwatch.config.models import RegionsConfig, RoutingConfig, TaxonomyConfig
 from riskwatch.config.regions import RegionIndex

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from riskwatch.alerts.store.audit import AuditRecord
-from riskwatch.alerts.store.tokens import Identity
 from riskwatch.alerts.feed.access import sees_personal_data
 from riskwatch.alerts.feed.context import ApiContext
+from riskwatch.alerts.store.audit import AuditRecord
+from riskwatch.alerts.store.tokens import Identity
 from riskwatch.contracts import Warning
 
 READ_WARNING = "read.warning"

@@ -10,9 +10,9 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from riskwatch.alerts.store.tokens import Identity
 from riskwatch.alerts.feed.access import Decision, may_use_internal_api
 from riskwatch.alerts.feed.context import ApiContext, get_context
+from riskwatch.alerts.store.tokens import Identity
 
 _SCHEME = "bearer"
 

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 from anyio import to_thread
 
 from riskwatch.alerts.disposal.lifecycle import Escalation
-from riskwatch.alerts.feed.context import ApiContext
 from riskwatch.alerts.feed.changes import FeedEvent
+from riskwatch.alerts.feed.context import ApiContext
 from riskwatch.alerts.feed.presenter import current_pipeline
 from riskwatch.alerts.feed.queries import ChangeCursor, department_of
 

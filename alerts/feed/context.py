@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from riskwatch.alerts.disposal.clock import Clock
-from riskwatch.alerts.store.store import WarningStore
 from riskwatch.alerts.feed.changes import ChangeFeed
 from riskwatch.alerts.feed.feedback_publisher import FeedbackPublisher
 from riskwatch.alerts.feed.metrics import ApiMetrics
 from riskwatch.alerts.feed.options import ApiOptions
+from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.regions import RegionIndex
 from riskwatch.config.settings import Settings
 

@@ -11,8 +11,8 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
-from riskwatch.contracts.feedback import Feedback
 from riskwatch.config.settings import Settings
+from riskwatch.contracts.feedback import Feedback
 from riskwatch.contracts.topics import FEEDBACK
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from riskwatch.alerts.store.pipeline_health import HealthSnapshot
 from riskwatch.alerts.feed.views import ComponentHealth, PipelineStatus
+from riskwatch.alerts.store.pipeline_health import HealthSnapshot
 
 
 def _number(value: Any) -> float | None:

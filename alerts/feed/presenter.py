@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from riskwatch.alerts.store.tokens import Identity
 from riskwatch.alerts.feed.access import transition_as_seen, view_of
-from riskwatch.alerts.feed.context import ApiContext
 from riskwatch.alerts.feed.changes import WarningChange
+from riskwatch.alerts.feed.context import ApiContext
 from riskwatch.alerts.feed.pipeline import pipeline_status
 from riskwatch.alerts.feed.queries import department_of
 from riskwatch.alerts.feed.views import PipelineStatus, VersionSummary, WarningDetail, WarningView
+from riskwatch.alerts.store.tokens import Identity
 from riskwatch.contracts import Warning
 
 

@@ -18,12 +18,11 @@ from sqlalchemy.orm import Session
 
 from riskwatch.alerts.disposal.lifecycle import Disposal, Transition
 from riskwatch.alerts.disposal.publication import Publication
+from riskwatch.alerts.feed.changes import WarningChange
 from riskwatch.alerts.store.tables import DisposalRow, PublicationRow, TransitionRow, WarningRow, WarningVersionRow
 from riskwatch.alerts.store.transitions import row_to_transition
 from riskwatch.alerts.store.warnings import row_to_warning
-from riskwatch.alerts.feed.changes import WarningChange
 from riskwatch.contracts import Level, Warning, WarningStatus
-
 
 M = TypeVar("M", bound=BaseModel)
 

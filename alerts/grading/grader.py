@@ -32,9 +32,9 @@ from riskwatch.alerts.grading.mute import MuteStage
 from riskwatch.alerts.grading.publish import PublishStage
 from riskwatch.alerts.grading.silences import SilenceMuter, SilenceProvider, no_silences
 from riskwatch.alerts.grading.wording import STATUS_ZH
+from riskwatch.config.detector_params import rule_levels
 from riskwatch.config.loader import CityConfig
 from riskwatch.config.regions import RegionIndex
-from riskwatch.config.detector_params import rule_levels
 from riskwatch.contracts import Signal, Warning, WarningStatus
 
 __all__ = ["Grader"]

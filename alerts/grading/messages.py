@@ -18,7 +18,6 @@ from riskwatch.config.models import HardRule
 from riskwatch.config.regions import RegionIndex
 from riskwatch.contracts import Level, MsgType, Signal, SignalSummary, Warning
 
-
 #: How a coarser region's level is named in an explanation line.
 _LEVEL_ZH = {"district": "区级", "street": "街道级"}
 

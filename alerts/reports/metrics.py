@@ -19,8 +19,8 @@ from statistics import fmean
 
 from pydantic import BaseModel, ConfigDict
 
-from riskwatch.alerts.reports.period import Period
 from riskwatch.alerts.reports.directory import Directory
+from riskwatch.alerts.reports.period import Period
 from riskwatch.alerts.reports.records import ReportData, TransitionFact, WarningFact
 from riskwatch.contracts import Level, WarningStatus
 

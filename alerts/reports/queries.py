@@ -16,9 +16,9 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from riskwatch.alerts.reports.records import EscalationFact, PrecisionRow, ReportData, TransitionFact, WarningFact
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.alerts.store.tables import DisposalRow, EscalationRow, TransitionRow, WarningRow
-from riskwatch.alerts.reports.records import EscalationFact, PrecisionRow, ReportData, TransitionFact, WarningFact
 
 __all__ = ["load_report_data"]
 

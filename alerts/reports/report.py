@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from riskwatch.alerts.reports.directory import Directory
 from riskwatch.alerts.reports.metrics import PeriodSummary, Trend, summarise, trend
 from riskwatch.alerts.reports.period import Period, ReportKind
-from riskwatch.alerts.reports.directory import Directory
 from riskwatch.alerts.reports.records import PrecisionRow, ReportData
 
 __all__ = ["ComparisonRow", "Report", "build_report", "format_duration", "format_rate"]

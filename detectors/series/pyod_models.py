@@ -37,10 +37,9 @@ LOF and HBOS use PyOD's `decision_function`, which treats rows independently.
 
 from __future__ import annotations
 
-import inspect
-
 import copy
 import importlib
+import inspect
 import math
 import pickle
 import warnings

@@ -7,15 +7,14 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-
 import typer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from typer.testing import CliRunner
 
 from riskwatch.contracts import Level, MsgType, Source, Warning
+from riskwatch.contracts.topics import ALL_TOPICS, FEEDBACK, WARNINGS
 from riskwatch.streams import admin
 from riskwatch.tools.topics_cli import register
-from riskwatch.contracts.topics import ALL_TOPICS, FEEDBACK, WARNINGS
 
 pytestmark = pytest.mark.integration
 

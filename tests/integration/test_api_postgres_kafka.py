@@ -11,11 +11,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi.testclient import TestClient
 
-from riskwatch.alerts.feed.cap import validate_cap
-from riskwatch.alerts.store.store import WarningStore
 from riskwatch.alerts.feed.app import create_app
+from riskwatch.alerts.feed.cap import validate_cap
 from riskwatch.alerts.feed.feedback_publisher import FEEDBACK_TOPIC, KafkaFeedbackPublisher, NoFeedbackPublisher
 from riskwatch.alerts.feed.options import ApiOptions
+from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.settings import Settings
 from riskwatch.streams.admin import create_topics
 from tests.api_support import api_warning, bearer, make_tokens

@@ -25,15 +25,15 @@ from aiokafka.errors import KafkaError
 
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import load_city_config
-from riskwatch.tools.devservices.kafka import KafkaBroker
-from riskwatch.contracts import DeadLetter, Event, Warning
 from riskwatch.config.settings import Settings
+from riskwatch.contracts import DeadLetter, Event, Warning
+from riskwatch.contracts import topics as T
 from riskwatch.simulator.generate import simulate
 from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import FILE_NAMES, Outgoing, encode, write_files
-from riskwatch.contracts import topics as T
 from riskwatch.streams.admin import create_topics
 from riskwatch.streams.replay import replay
+from riskwatch.tools.devservices.kafka import KafkaBroker
 from tests.databases import fresh_database
 from tests.fault_support import (
     WorkerProcess,

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from riskwatch.alerts.store.store import WarningStore
-from riskwatch.alerts.store.tokens import Role
 from riskwatch.alerts.feed.app import create_app
 from riskwatch.alerts.feed.feedback_publisher import NoFeedbackPublisher
 from riskwatch.alerts.feed.options import ApiOptions
-from riskwatch.contracts import WarningStatus
+from riskwatch.alerts.store.store import WarningStore
+from riskwatch.alerts.store.tokens import Role
 from riskwatch.config.settings import Settings
+from riskwatch.contracts import WarningStatus
 from tests.browser_support import chromium, street_warning
 from tests.databases import fresh_database
 from tests.servers import serve

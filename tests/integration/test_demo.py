@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import httpx
-
 import pytest
 
 from riskwatch.alerts.store.store import WarningStore

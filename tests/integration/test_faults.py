@@ -33,17 +33,17 @@ from riskwatch.alerts.grading.grader import Grader
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import load_city_config
 from riskwatch.config.regions import RegionIndex
-from riskwatch.tools.devservices.kafka import KafkaBroker
-from riskwatch.contracts import DeadLetter, Event, Warning
 from riskwatch.config.settings import Settings
+from riskwatch.contracts import DeadLetter, Event, Warning
+from riskwatch.contracts import topics as T
 from riskwatch.simulator.generate import simulate
 from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import FILE_NAMES, Outgoing, encode, write_files
-from riskwatch.contracts import topics as T
 from riskwatch.streams.admin import create_topics
 from riskwatch.streams.pipeline import DetectStage
 from riskwatch.streams.replay import replay
 from riskwatch.streams.state import StateStore, TopicOffsets
+from riskwatch.tools.devservices.kafka import KafkaBroker
 from tests.databases import fresh_database
 from tests.fault_support import (
     WorkerProcess,

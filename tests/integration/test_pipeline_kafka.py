@@ -18,15 +18,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import load_city_config
-from riskwatch.tools.devservices.kafka import KafkaBroker
-from riskwatch.contracts import DeadLetter, Level, Warning
 from riskwatch.config.settings import Settings
+from riskwatch.contracts import DeadLetter, Level, Warning
+from riskwatch.contracts import topics as T
 from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import publish_to_kafka, write_files
-from riskwatch.contracts import topics as T
 from riskwatch.streams.admin import Offsets, create_topics
 from riskwatch.streams.replay import replay
 from riskwatch.streams.worker import ready_file, worker_env
+from riskwatch.tools.devservices.kafka import KafkaBroker
 from tests.databases import fresh_database
 from tests.factories import T0, police
 
@@ -251,8 +251,8 @@ def test_worker_reports_its_health_for_the_command_center(run: dict) -> None:
 
 
 def test_false_alarm_feedback_cancels_the_warning_and_scores_its_detectors(run: dict) -> None:
-    from riskwatch.contracts.feedback import Feedback
     from riskwatch.contracts import MsgType, WarningStatus
+    from riskwatch.contracts.feedback import Feedback
 
     warning = _burst_warning(run["outputs"][T.WARNINGS.name])
     assert warning is not None

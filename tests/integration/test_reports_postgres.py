@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from riskwatch.alerts.disposal.clock import ManualClock
+from riskwatch.alerts.reports.period import ReportKind, period_for
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.tools.report_cli import run_report
-from riskwatch.alerts.reports.period import ReportKind, period_for
 from tests.databases import fresh_database
 from tests.report_scenario import apply, assert_report_matches, local
 

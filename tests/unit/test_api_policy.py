@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from riskwatch.alerts.store.tokens import Identity, Role
 from riskwatch.alerts.feed import access
 from riskwatch.alerts.feed.changes import ChangeFeed, FeedEvent
 from riskwatch.alerts.feed.feedback_publisher import KafkaFeedbackPublisher, NoFeedbackPublisher, publisher_for
 from riskwatch.alerts.feed.redaction import redact
 from riskwatch.alerts.feed.routes.stream import receives
+from riskwatch.alerts.store.tokens import Identity, Role
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
 from riskwatch.config.models import RegionsConfig
 from riskwatch.config.regions import RegionIndex

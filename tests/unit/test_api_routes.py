@@ -11,14 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from riskwatch.alerts.feed.cap import CAP_NS, validate_cap
 from riskwatch.alerts.disposal.clock import ManualClock
-from riskwatch.alerts.store.store import WarningStore
 from riskwatch.alerts.feed.app import create_app
+from riskwatch.alerts.feed.cap import CAP_NS, validate_cap
 from riskwatch.alerts.feed.options import ApiOptions
+from riskwatch.alerts.store.store import WarningStore
 from riskwatch.alerts.store.tokens import Role
-from riskwatch.contracts import Level, MsgType, WarningStatus
 from riskwatch.config.settings import Settings
+from riskwatch.contracts import Level, MsgType, WarningStatus
 from tests.api_support import (
     DISTRICT,
     GAS,

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from riskwatch.alerts.disposal.clock import ManualClock
-from riskwatch.alerts.store.store import WarningStore
 from riskwatch.alerts.feed.app import create_app
 from riskwatch.alerts.feed.options import ApiOptions
-from riskwatch.contracts import Level
+from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.settings import Settings
+from riskwatch.contracts import Level
 from tests.api_support import GAS, STREET, T0, RecordingPublisher, Tokens, api_warning, bearer, make_tokens, sqlite_store
 from tests.servers import serve
 from tests.store_contract import save

@@ -14,11 +14,11 @@ import typer
 from typer.testing import CliRunner
 
 from riskwatch.config.loader import load_city_config
-from riskwatch.tools.backtest import cli as backtest_cli
-from riskwatch.tools.backtest import runner, scoring, truth
+from riskwatch.contracts import Level, MsgType, Signal, SignalKind, Source, Warning
 from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.detectors.series.registry import register as register_series
-from riskwatch.contracts import Level, MsgType, Signal, SignalKind, Source, Warning
+from riskwatch.tools.backtest import cli as backtest_cli
+from riskwatch.tools.backtest import runner, scoring, truth
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 STREET, OTHER_STREET, DISTRICT = "410105002", "410105001", "410105"

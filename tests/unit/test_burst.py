@@ -13,10 +13,10 @@ from riskwatch.config.detector_params import BurstConfig, CountSurgeConfig
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
 from riskwatch.config.models import RegionsConfig
 from riskwatch.config.regions import RegionIndex, haversine_km
+from riskwatch.contracts import Event, Signal, SignalKind, Source
 from riskwatch.detectors.base import Detector
 from riskwatch.detectors.burst import BurstDetector, poisson_tail
 from riskwatch.detectors.count_surge import CountSurgeDetector
-from riskwatch.contracts import Event, Signal, SignalKind, Source
 from tests.factories import T0
 
 REGIONS = RegionIndex(load_model(DEFAULT_CONFIG_DIR / "regions.yaml", RegionsConfig))

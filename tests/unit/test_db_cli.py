@@ -10,13 +10,13 @@ import typer
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
-from riskwatch.tools.db_cli import register
 from riskwatch.alerts.store.schema import current_revision, head_revision
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.alerts.store.tables import WarningRow, WarningVersionRow
 from riskwatch.alerts.store.tokens import Role
 from riskwatch.alerts.store.warnings import warning_to_row
 from riskwatch.contracts import MsgType
+from riskwatch.tools.db_cli import register
 from tests.store_contract import make_warning, save
 
 runner = CliRunner()

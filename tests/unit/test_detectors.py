@@ -9,12 +9,12 @@ from datetime import timedelta
 
 from riskwatch.config.detector_params import params_of
 from riskwatch.config.loader import load_city_config
+from riskwatch.contracts import Source
 from riskwatch.detectors.alarm_limits import AlarmLimitDetector
 from riskwatch.detectors.base import Detector, excess_to_score
 from riskwatch.detectors.count_surge import CountSurgeDetector
 from riskwatch.detectors.registry import build_detectors
 from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
-from riskwatch.contracts import Source
 from riskwatch.streams.normalize import Normalizer
 from tests.factories import T0, hotline, sensor
 

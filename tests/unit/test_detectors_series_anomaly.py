@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from riskwatch.config.loader import load_city_config
 from riskwatch.config.detector_params import SeriesAnomalyParams
-from riskwatch.detectors.series_anomaly import SeriesAnomalyDetector
+from riskwatch.config.loader import load_city_config
 from riskwatch.contracts import Source
+from riskwatch.detectors.series_anomaly import SeriesAnomalyDetector
 from riskwatch.streams.normalize import Normalizer
 from tests.factories import T0, sensor
 

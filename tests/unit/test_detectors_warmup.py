@@ -9,6 +9,7 @@ import pytest
 
 from riskwatch.config.detector_params import BurstConfig, SensorHealthConfig, params_of
 from riskwatch.config.loader import load_city_config
+from riskwatch.contracts import Event, Source
 from riskwatch.detectors.alarm_limits import AlarmLimitDetector
 from riskwatch.detectors.base import Detector, WarmingUp, is_warming_up, warming_detectors
 from riskwatch.detectors.burst import BurstDetector
@@ -18,7 +19,6 @@ from riskwatch.detectors.rules import RulesDetector
 from riskwatch.detectors.sensor_baseline import SensorBaselineDetector
 from riskwatch.detectors.sensor_health import SensorHealthDetector
 from riskwatch.detectors.series_anomaly import SeriesAnomalyDetector
-from riskwatch.contracts import Event, Source
 from riskwatch.streams.normalize import Normalizer
 from tests.factories import T0, sensor
 

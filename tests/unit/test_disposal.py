@@ -7,16 +7,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from riskwatch.alerts.disposal.deadlines import ACKNOWLEDGE_PENDING, RESOLVE_PENDING, Dues, initial_dues, rearmed_due, tightened_dues
-from riskwatch.contracts import Feedback
-from riskwatch.alerts.disposal.outcomes import Outcome, outcome_of
+from riskwatch.alerts.disposal.deadlines import (
+    ACKNOWLEDGE_PENDING,
+    RESOLVE_PENDING,
+    Dues,
+    initial_dues,
+    rearmed_due,
+    tightened_dues,
+)
 from riskwatch.alerts.disposal.lifecycle import Transition
-from riskwatch.alerts.disposal.outcomes import resolve_seconds, signals_by_detector
+from riskwatch.alerts.disposal.outcomes import Outcome, outcome_of, resolve_seconds, signals_by_detector
 from riskwatch.alerts.disposal.publication import Publication, PublicationState, publication_after_save, publication_rule
 from riskwatch.alerts.disposal.silences import Silence, SilenceRequest
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
 from riskwatch.config.models import RoutingConfig
-from riskwatch.contracts import Level, MsgType, WarningStatus
+from riskwatch.contracts import Feedback, Level, MsgType, WarningStatus
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 ROUTING = load_model(DEFAULT_CONFIG_DIR / "routing.yaml", RoutingConfig)

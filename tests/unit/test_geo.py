@@ -9,9 +9,9 @@ import pytest
 from riskwatch.config import geo
 from riskwatch.config.geo import GeoError, UnknownRegion, city_geometry, load_geojson, parse_geojson, point_in_ring
 from riskwatch.config.loader import DEFAULT_CONFIG_DIR, load_model
-from riskwatch.tools.make_geojson import GeometryBuildError, _Vertices, build_collection, dissolve, render
 from riskwatch.config.models import RegionsConfig
 from riskwatch.config.regions import RegionIndex
+from riskwatch.tools.make_geojson import GeometryBuildError, _Vertices, build_collection, dissolve, render
 
 
 @pytest.fixture(scope="module")

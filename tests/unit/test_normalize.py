@@ -8,7 +8,7 @@ import pytest
 
 from riskwatch.config.loader import load_city_config
 from riskwatch.contracts import Source
-from riskwatch.streams.normalize import Normalizer, NormalizeError, partition_key
+from riskwatch.streams.normalize import NormalizeError, Normalizer, partition_key
 from tests.factories import GRID, STREET, T0, hotline, police, sensor
 
 

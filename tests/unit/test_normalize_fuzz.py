@@ -13,8 +13,8 @@ import pytest
 from riskwatch.config.loader import load_city_config
 from riskwatch.config.regions import RegionIndex
 from riskwatch.contracts import DeadLetter, Event, Source
-from riskwatch.streams.pipeline import NormalizeStage
 from riskwatch.contracts.topics import RAW_TOPICS
+from riskwatch.streams.pipeline import NormalizeStage
 from tests.malformed_corpus import mutations, nasty_records, valid_record
 
 SEED = 20261123

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from riskwatch.detectors.base import Detector
 from riskwatch.config.detector_params import ProphetTrendConfig
-from riskwatch.detectors.prophet_trend import ProphetTrendDetector
 from riskwatch.contracts import Event, Signal, Source
+from riskwatch.detectors.base import Detector
+from riskwatch.detectors.prophet_trend import ProphetTrendDetector
 
 pytest.importorskip("prophet")
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:DeprecationWarning")

@@ -13,12 +13,11 @@ import typer
 from typer.testing import CliRunner
 
 from riskwatch.alerts.disposal.clock import ManualClock
-from riskwatch.alerts.store.store import WarningStore
 from riskwatch.alerts.reports import figures, render
-from riskwatch.tools.report_cli import register, run_report
 from riskwatch.alerts.reports.period import Period, ReportKind, last_complete_period, period_for
+from riskwatch.alerts.store.store import WarningStore
+from riskwatch.tools.report_cli import register, run_report
 from tests.report_scenario import SH, apply, assert_report_matches, local
-
 
 # --------------------------------------------------------------------------- periods
 

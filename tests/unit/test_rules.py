@@ -9,10 +9,10 @@ import pytest
 
 from riskwatch.config.loader import load_city_config
 from riskwatch.config.models import HardRule
-from riskwatch.detectors.base import Detector
 from riskwatch.config.rules import RuleConfigError, RuleSet
-from riskwatch.detectors.rules import RulesDetector
 from riskwatch.contracts import Event, Level, Signal, SignalKind, Source
+from riskwatch.detectors.base import Detector
+from riskwatch.detectors.rules import RulesDetector
 from riskwatch.streams.normalize import Normalizer
 from tests.factories import STREET, T0, hotline, sensor
 

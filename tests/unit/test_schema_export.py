@@ -11,8 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from riskwatch.contracts.schemas import BOUNDARY_MODELS
-from riskwatch.tools.topics_cli import register
 from riskwatch.contracts.topics import ALL_TOPICS
+from riskwatch.tools.topics_cli import register
 
 JSON_TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"}
 

@@ -13,9 +13,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from riskwatch.detectors.series.registry import make_series_detector
 from riskwatch.tools.score.cli import register
 from riskwatch.tools.score.scoring import parse_timestamp, score_files
-from riskwatch.detectors.series.registry import make_series_detector
 
 runner = CliRunner()
 

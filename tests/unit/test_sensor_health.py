@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from riskwatch.detectors.base import Detector
 from riskwatch.config.detector_params import SensorHealthConfig
-from riskwatch.detectors.sensor_health import SensorHealthDetector
 from riskwatch.contracts import Event, Signal, SignalKind, Source
+from riskwatch.detectors.base import Detector
+from riskwatch.detectors.sensor_health import SensorHealthDetector
 from tests.factories import GRID, T0
 
 STEP = timedelta(minutes=5)

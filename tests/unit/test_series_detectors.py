@@ -22,6 +22,8 @@ from riskwatch.config.detector_params import SERIES_MODELS
 from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.detectors.series.registry import (
     SERIES_DETECTORS as REGISTRY,
+)
+from riskwatch.detectors.series.registry import (
     known_series_detectors,
     make_series_detector,
     series_detector_class,

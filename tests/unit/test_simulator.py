@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from riskwatch.config.loader import ConfigError, load_city_config
 from riskwatch.contracts import RAW_MODELS, HotlineRecord, SensorRecord, Source
+from riskwatch.contracts.topics import RAW_TOPICS
 from riskwatch.simulator import sinks
-from riskwatch.tools import simulate_cli as cli
 from riskwatch.simulator.generate import (
     CST,
     INCIDENT_KINDS,
@@ -28,7 +28,7 @@ from riskwatch.simulator.generate import (
     simulate,
 )
 from riskwatch.simulator.scenario import IncidentKind, Scenario, builtin_scenarios, load_scenario
-from riskwatch.contracts.topics import RAW_TOPICS
+from riskwatch.tools import simulate_cli as cli
 
 ID_RE = re.compile(r"(?<!\d)\d{17}[\dX](?!\d)")
 

@@ -9,8 +9,8 @@ import pytest
 
 from riskwatch.config.loader import load_city_config
 from riskwatch.config.regions import RegionIndex
-from riskwatch.detectors.registry import Watched
 from riskwatch.contracts import Event, Signal
+from riskwatch.detectors.registry import Watched
 from riskwatch.simulator.generate import simulate
 from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import encode

@@ -308,7 +308,7 @@ class CsvResult:
 
 def default_threshold() -> float:
     """The score at which the pipeline's series detector raises a signal."""
-    from riskwatch.detectors.series_anomaly import SeriesAnomalyParams
+    from riskwatch.config.detector_params import SeriesAnomalyParams
 
     return SeriesAnomalyParams().threshold
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from riskwatch.alerts.store.audit import AuditEntry, AuditRecord
 from riskwatch.alerts.disposal.silences import Silence, SilenceRequest, UnknownSilence
 from riskwatch.alerts.feed.access import may_change_silences, may_read_audit, silence_as_seen
 from riskwatch.alerts.feed.auth import Caller, Context, refuse
+from riskwatch.alerts.store.audit import AuditEntry, AuditRecord
 
 router = APIRouter(prefix="/api", tags=["silences and audit"])
 

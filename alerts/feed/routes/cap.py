@@ -13,15 +13,15 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from riskwatch.alerts.feed.atom import cap_atom_feed, feed_url
-from riskwatch.alerts.feed.cap import CAP_MIME_TYPE, CapBuildError, warning_to_cap
 from riskwatch.alerts.disposal.publication import PublicationState
-from riskwatch.alerts.store.tokens import Identity
 from riskwatch.alerts.feed.access import mask_for_public, may_read_warning, view_of
+from riskwatch.alerts.feed.atom import cap_atom_feed, feed_url
 from riskwatch.alerts.feed.audit_trail import READ_CAP, record_unmasked_read
 from riskwatch.alerts.feed.auth import Context, MaybeCaller
+from riskwatch.alerts.feed.cap import CAP_MIME_TYPE, CapBuildError, warning_to_cap
 from riskwatch.alerts.feed.context import ApiContext
 from riskwatch.alerts.feed.queries import department_of
+from riskwatch.alerts.store.tokens import Identity
 from riskwatch.contracts import Warning
 
 router = APIRouter(prefix="/cap", tags=["CAP and Atom (public)"])

@@ -13,17 +13,17 @@ from collections.abc import AsyncIterator
 
 from anyio import to_thread
 from fastapi import APIRouter
-from starlette.background import BackgroundTask
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from riskwatch.alerts.disposal.lifecycle import Transition
-from riskwatch.alerts.store.tokens import Identity, Role
 from riskwatch.alerts.feed.access import transition_as_seen
 from riskwatch.alerts.feed.audit_trail import READ_STREAM, READ_WARNING, STREAM_TARGET, record_unmasked_read
 from riskwatch.alerts.feed.auth import Caller, Context
-from riskwatch.alerts.feed.context import ApiContext
 from riskwatch.alerts.feed.changes import FeedEvent, Subscription, WarningChange
+from riskwatch.alerts.feed.context import ApiContext
 from riskwatch.alerts.feed.presenter import warning_view
+from riskwatch.alerts.store.tokens import Identity, Role
 
 router = APIRouter(prefix="/api", tags=["live feed"])
 

@@ -10,11 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
 from fastapi.concurrency import run_in_threadpool
 
-from riskwatch.alerts.store.audit import AuditRecord
-from riskwatch.contracts.feedback import Feedback
 from riskwatch.alerts.disposal.lifecycle import ACTIONS, IllegalTransition, Transition, UnknownWarning
 from riskwatch.alerts.disposal.publication import Publication
-from riskwatch.alerts.store.tokens import Identity, Role
 from riskwatch.alerts.feed.access import may_approve, may_change_warnings, may_read_warning, may_transition
 from riskwatch.alerts.feed.audit_trail import READ_WARNING, record_unmasked_list, record_unmasked_read
 from riskwatch.alerts.feed.auth import Caller, Context, refuse
@@ -23,7 +20,10 @@ from riskwatch.alerts.feed.feedback_publisher import FeedbackPublishError
 from riskwatch.alerts.feed.presenter import warning_detail, warning_view
 from riskwatch.alerts.feed.queries import WarningFilter, department_of, list_warnings
 from riskwatch.alerts.feed.views import ActionRequest, WarningDetail, WarningView
+from riskwatch.alerts.store.audit import AuditRecord
+from riskwatch.alerts.store.tokens import Identity, Role
 from riskwatch.contracts import Level, Warning, WarningStatus
+from riskwatch.contracts.feedback import Feedback
 
 log = logging.getLogger(__name__)
 
