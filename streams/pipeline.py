@@ -80,15 +80,16 @@ class NormalizeStage:
 
 
 def stream_key(event: Event) -> str:
-    """The stream an event's lateness is judged in: its device for sensors; otherwise its
-    street within the raw partition it was read from (one upstream producer's order).
+    """The stream an event's lateness is judged in: its device (sensors) or street (reports),
+    within the raw partition it was read from, i.e. the order one upstream producer wrote in.
 
     A gateway that flushes an hour of one device's readings is late against that device's own
-    clock, not against other devices or partitions a worker happens to read faster.
+    clock in that partition, not against other devices, nor against the device's readings in
+    partitions a worker happens to read faster (an unkeyed producer spreads one device over
+    every partition, and a worker catching up reads them at different paces).
     """
-    if event.device_id:
-        return event.device_id
-    return f"{partition_key(event)}/{event.raw_partition if event.raw_partition is not None else '-'}"
+    key = event.device_id or partition_key(event)
+    return f"{key}/{event.raw_partition if event.raw_partition is not None else '-'}"
 
 
 class DetectStage:
