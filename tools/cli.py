@@ -13,6 +13,7 @@ import typer
 from riskwatch.tools import (
     api_cli,
     bench_cli,
+    check_cli,
     config_cli,
     db_cli,
     demo_cli,
@@ -28,10 +29,10 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(help="Streaming risk early warnings for city and county governance.", no_args_is_help=True)
 
-# In this order `--help` lists the commands: worker, replay, demo, simulate, tail, bench, backtest,
+# In this order `--help` lists the commands: worker, replay, demo, simulate, tail, check, bench, backtest,
 # score, api; then the groups: config, topics, schema, db, token, report.
-for _module in (config_cli, pipeline_cli, demo_cli, simulate_cli, topics_cli, bench_cli, backtest_cli, score_cli,
-                db_cli, report_cli, api_cli):
+for _module in (config_cli, pipeline_cli, demo_cli, simulate_cli, topics_cli, check_cli, bench_cli, backtest_cli,
+                score_cli, db_cli, report_cli, api_cli):
     _module.register(app)
 
 
