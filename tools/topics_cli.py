@@ -8,11 +8,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from riskwatch.tools.check_cli import DEFAULT_SAMPLE
 from riskwatch.tools.cli_settings import settings as settings_for
+
+if TYPE_CHECKING:
+    from riskwatch.config.settings import Settings
+    from riskwatch.streams.admin import TopicReport
+    from riskwatch.streams.key_check import TopicFindings
 
 __all__ = ["export_schemas", "register"]
 
@@ -55,17 +61,44 @@ def topics_create(
         typer.echo(f"{'created' if spec.name in created else 'exists '}  {spec.name}")
 
 
+def _key_findings(s: Settings, reports: list[TopicReport], per_partition: int) -> dict[str, TopicFindings]:
+    """`riskwatch check`'s findings for the raw topics that exist; none if skipped or unreadable."""
+    from kafka.errors import KafkaError
+
+    from riskwatch.contracts.topics import RAW_TOPICS
+    from riskwatch.streams.key_sample import check_raw_topics
+
+    existing = {r.name for r in reports if r.exists}
+    raw = {source: spec.name for source, spec in RAW_TOPICS.items() if spec.name in existing}
+    if not per_partition or not raw:
+        return {}
+    try:
+        report = check_raw_topics(s.bootstrap_servers, s, raw, per_partition)
+    except KafkaError as exc:
+        typer.secho(f"key check skipped: {type(exc).__name__}: {exc}", err=True, fg=typer.colors.YELLOW)
+        return {}
+    return {f.topic: f for f in report.topics}
+
+
 def topics_describe(
     broker: BrokerOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    key_sample: Annotated[int, typer.Option(
+        "--key-sample", min=0, help="Records read from the end of each raw partition to check keys (0: skip)",
+    )] = DEFAULT_SAMPLE,
 ) -> None:
-    """Partitions, replication, configs, message counts and consumer lag of every topic."""
+    """Partitions, replication, configs, message counts and consumer lag of every topic; key warnings of the raw topics."""
     from riskwatch.streams import admin
 
     s = settings_for(broker=broker)
     reports = _kafka(lambda: admin.describe_topics(s.bootstrap_servers, s))
+    keys = _key_findings(s, reports, key_sample)
     if as_json:
-        typer.echo(json.dumps([r.model_dump(mode="json") for r in reports], indent=2))
+        dumped = [r.model_dump(mode="json") for r in reports]
+        for entry in dumped:
+            if entry["name"] in keys:
+                entry["key_check"] = keys[entry["name"]].model_dump(mode="json")
+        typer.echo(json.dumps(dumped, indent=2))
         return
     for r in reports:
         if not r.exists:
@@ -80,6 +113,11 @@ def topics_describe(
             typer.secho(f"  drift: {key}={got} (expected {want})", fg=typer.colors.YELLOW)
         for g in r.groups:
             typer.echo(f"  group {g.group}: lag {g.total_lag}   committed {g.committed}   lag/partition {g.lag}")
+        if (found := keys.get(r.name)) is not None:
+            for line in found.lines("problem", "note"):
+                typer.secho(f"  key warning: {line}", fg=typer.colors.YELLOW)
+            if found.ok and found.records:
+                typer.echo(f"  keys: every {found.natural_key} in one partition ({found.records} recent records checked)")
 
 
 def tail_cmd(
