@@ -165,7 +165,7 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
             await dead_letter(late)
         counters.signals += len(signals)
         for signal in signals:
-            await signals_topic.send(key=partition_key(event).encode(), value=signal.model_dump_json().encode())
+            await signals_topic.send(key=signal.district_code.encode(), value=signal.model_dump_json().encode())
 
     async def after_detect(message: RecordMessage) -> None:
         events_seen.processed(message.partition, message.offset)

@@ -157,6 +157,14 @@ class Normalizer:
         )
 
 
-def partition_key(event: Event) -> str:
-    """Events are keyed by street (or district when no street is known), so one region's state lives on one partition."""
+def region_key(event: Event) -> str:
+    """The most specific area an event is counted in: its street, or its district when no street is known."""
     return event.street_code or event.district_code
+
+
+def partition_key(event: Event) -> str:
+    """Events and signals are keyed by district, so everything about one district lives on one
+    partition and so on one worker: district-level detectors (Prophet trends) count every
+    street of it, and grading fuses neighbouring streets (always within one district) and
+    district-level signals in one place, however many workers share the partitions."""
+    return event.district_code

@@ -19,7 +19,7 @@ from riskwatch.contracts.topics import EVENTS, RAW_TOPICS
 from riskwatch.detectors.base import Detector, observe_all
 from riskwatch.detectors.registry import build_detectors
 from riskwatch.streams.eventtime import Admission, EventTimeGate
-from riskwatch.streams.normalize import NormalizeError, Normalizer, partition_key
+from riskwatch.streams.normalize import NormalizeError, Normalizer, region_key
 
 
 @dataclass
@@ -88,7 +88,7 @@ def stream_key(event: Event) -> str:
     partitions a worker happens to read faster (an unkeyed producer spreads one device over
     every partition, and a worker catching up reads them at different paces).
     """
-    key = event.device_id or partition_key(event)
+    key = event.device_id or region_key(event)
     return f"{key}/{event.raw_partition if event.raw_partition is not None else '-'}"
 
 
@@ -101,7 +101,7 @@ class DetectStage:
         self.detectors = detectors if detectors is not None else build_detectors(config.detectors, config.taxonomy)
 
     def __call__(self, event: Event, partition: int | None = None, offset: int | None = None) -> tuple[list[Signal], DeadLetter | None]:
-        verdict = self.gate.admit(event, stream_key(event), partition_key(event))
+        verdict = self.gate.admit(event, stream_key(event), region_key(event))
         if verdict is Admission.duplicate:
             return [], None
         if verdict is Admission.late:

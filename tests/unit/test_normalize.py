@@ -8,7 +8,7 @@ import pytest
 
 from riskwatch.config.loader import load_city_config
 from riskwatch.contracts import Source
-from riskwatch.streams.normalize import NormalizeError, Normalizer, partition_key
+from riskwatch.streams.normalize import NormalizeError, Normalizer, partition_key, region_key
 from tests.factories import GRID, STREET, T0, hotline, police, sensor
 
 
@@ -23,7 +23,8 @@ def test_hotline_is_placed_classified_and_masked(normalizer: Normalizer) -> None
     assert event.category == "water_supply"
     assert event.region_code == STREET and event.district_code == "410105"
     assert "13912345678" not in (event.text or "")
-    assert partition_key(event) == STREET
+    assert region_key(event) == STREET
+    assert partition_key(event) == "410105", "a district's events share one partition"
 
 
 def test_police_is_placed_on_the_nearest_grid(normalizer: Normalizer) -> None:
