@@ -4,7 +4,12 @@ normalize (raw.* → events | deadletter) → detect (events → signals | deadl
 → grade (signals → warnings) → store (warnings → disposal plan → SQL store); feedback (command-center
 actions → the grader, so a false alarm or cancellation publishes a Cancel and stops Updates).
 Timers refresh the silences the grader honours, close idle incidents, and write the worker's
-health (lag, warming detectors, dead-letter rate) for the command center.
+health (lag, warming detectors, dead-letter rate, store availability) for the command center.
+
+A store outage (PostgreSQL down or failing over, SQLite locked) never costs a warning: the store
+and feedback agents hold their record and retry it with backoff until the store is back, so no
+offset is committed past it (`streams/store_retry.py`); the timers skip their store work
+meanwhile. Only a record that can never be stored is dead-lettered.
 
 Values travel as JSON bytes produced by our pydantic models, so every topic's schema is the
 one `riskwatch schema export` writes. No agent ever stops on bad input: anything that fails
@@ -27,7 +32,6 @@ from typing import Any
 
 import faust
 
-from riskwatch.alerts.disposal.plan import plan_disposal
 from riskwatch.alerts.disposal.silences import Silence
 from riskwatch.alerts.grading.grader import Grader
 from riskwatch.alerts.store.store import WarningStore
@@ -42,6 +46,8 @@ from riskwatch.streams.normalize import partition_key
 from riskwatch.streams.pipeline import DetectStage, NormalizeStage
 from riskwatch.streams.reload import ConfigReloader
 from riskwatch.streams.state import ConsumedOffsets, Snapshotter, StateStore, TopicOffsets
+from riskwatch.streams.store_agents import feedback_handler, store_handler
+from riskwatch.streams.store_retry import StoreAvailability, StoreRetry, status_path
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,10 @@ class PipelineApp:
 
     app: faust.App
     store: WarningStore
+    #: Whether the store answers, and the outages it had (also in the health snapshot).
+    store_availability: StoreAvailability
+    #: Store writes held through outages; the worker stops it first thing when it stops.
+    store_retry: StoreRetry
     #: Snapshot detector, gate and grader state; the worker calls it at clean shutdown.
     save_state: Callable[[], None]
     #: Where the restored state ends: the worker rewinds the group's offsets to it before consuming.
@@ -117,6 +127,11 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     active_silences: list[Silence] = store.silences.list(active_at=datetime.now(UTC))
     grader = Grader(config, regions, silences=lambda: active_silences)
     counters = WorkerCounters(started_at=datetime.now(UTC))
+    health_component = component_name(settings.app_id)
+    availability = StoreAvailability(component=health_component, status_path=status_path(settings.data_dir))
+    availability.write()  # the store answered: it was just migrated
+    # As soon as the store is back, the health snapshot records the outage (`write_health`).
+    store_retry = StoreRetry(availability, on_recovered=lambda: beat_health())
     latest_signal_at: list[datetime] = []  # event time of the newest signal graded (one slot)
     # Warm start: detector, gate and grader state from the last snapshot (see streams/state.py).
     state = StateStore(settings.data_dir / "state")
@@ -188,17 +203,14 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
             state.save_grader(grader, signals_seen.snapshot())
             snapshots.saved("grader")
 
-    async def feedback_record(message: RecordMessage, raw: bytes) -> None:
-        """Command-center outcomes: recorded against the detectors, and told to the grader."""
-        feedback = Feedback.model_validate_json(raw)
-        store.outcomes.record(feedback)  # idempotent: the API may have recorded it already
+    async def tell_grader(feedback: Feedback) -> None:
+        """Command-center outcomes, once recorded against the detectors, go to the grader."""
         await publish_warnings(
             grader.apply_feedback(feedback.warning_id, feedback.to_status, at=feedback.at, reason=feedback.reason)
         )
 
-    async def store_record(message: RecordMessage, raw: bytes) -> None:
-        warning = Warning.model_validate_json(raw)
-        store.warnings.save(warning, plan_disposal(warning, config.routing, store.clock.now()))
+    feedback_record = feedback_handler(store, store_retry, tell_grader)
+    store_record = store_handler(store, config.routing, store_retry)
 
     @app.agent(raw_in, name="riskwatch.normalize")
     async def normalize_agent(stream: Any) -> None:
@@ -226,10 +238,13 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
 
     @app.timer(interval=SILENCES_REFRESH_S)
     async def refresh_silences() -> None:
-        try:
-            active_silences[:] = store.silences.list(active_at=datetime.now(UTC))
-        except Exception:  # noqa: BLE001 - keep the last known silences while the store is away
+        try:  # while the store is away the last known silences stay in force
+            read, silences = await store_retry.once("silences", lambda: store.silences.list(active_at=datetime.now(UTC)))
+        except Exception:  # noqa: BLE001 - a permanent error is logged, never fatal
             log.exception("could not refresh silences; keeping %d known", len(active_silences))
+            return
+        if read and silences is not None:
+            active_silences[:] = silences
 
     @app.timer(interval=EXPIRE_EVERY_S)
     async def expire_incidents() -> None:
@@ -238,22 +253,33 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
         if latest_signal_at:
             grader.expire(latest_signal_at[0])
 
-    health_component = component_name(settings.app_id)
     RISKWATCH_TOPICS = frozenset(t.name for t in T.ALL_TOPICS)  # noqa: N806 - a constant of this app
 
-    @app.timer(interval=HEALTH_EVERY_S)
-    async def write_health() -> None:
+    async def beat_health() -> None:
+        """Write the worker's health snapshot; skipped while the store is away."""
         now = datetime.now(UTC)
         try:
             lag = await consumer_lag(app.consumer, RISKWATCH_TOPICS)
             payload = health_payload(counters, now=now, lag=lag, warming=warming_up(detect.detectors))
-            store.health.put(health_component, payload, at=now)
+            payload["store"] = availability.snapshot()
+            await store_retry.once("health", lambda: store.health.put(health_component, payload, at=now))
         except Exception:  # noqa: BLE001 - health must never take the worker down
             log.exception("could not write the worker's health snapshot")
+
+    @app.timer(interval=HEALTH_EVERY_S)
+    async def write_health() -> None:
+        await beat_health()
 
     def save_state() -> None:
         """Snapshot everything; the worker calls it at clean shutdown, after the agents stopped."""
         state.save_stage(detect, events_seen.snapshot())
         state.save_grader(grader, signals_seen.snapshot())
 
-    return PipelineApp(app=app, store=store, save_state=save_state, snapshot_offsets=restored.offsets)
+    return PipelineApp(
+        app=app,
+        store=store,
+        store_availability=availability,
+        store_retry=store_retry,
+        save_state=save_state,
+        snapshot_offsets=restored.offsets,
+    )

@@ -50,6 +50,7 @@ class ReadyWorker(faust.Worker):
         super().__init__(pipeline.app, **kwargs)
         self._ready_path = ready_path
         self._save_state = pipeline.save_state
+        self._store_retry = pipeline.store_retry
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
@@ -57,6 +58,8 @@ class ReadyWorker(faust.Worker):
         self._ready_path.write_text(str(os.getpid()), encoding="ascii")
 
     async def on_stop(self) -> None:
+        """Before the app stops: end store retries, or Faust would wait for their records for ever."""
+        self._store_retry.stop()
         with contextlib.suppress(FileNotFoundError):
             self._ready_path.unlink()
         await super().on_stop()

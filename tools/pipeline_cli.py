@@ -1,4 +1,6 @@
-"""`riskwatch worker` and `riskwatch replay`: the pipeline on Kafka, or over recorded files with no broker."""
+"""`riskwatch worker` and `riskwatch replay`: the pipeline on Kafka, or over recorded files with no broker;
+`riskwatch store-status`: whether a worker's store answers, read from its data dir (the health
+table lives in the database that may be the one away)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import typer
 
 from riskwatch.tools.cli_settings import settings as settings_for
 
-__all__ = ["register", "replay", "worker"]
+__all__ = ["register", "replay", "store_status", "worker"]
 
 
 def worker(
@@ -64,7 +66,23 @@ def replay(
     typer.echo(json.dumps(result.pipeline.stats.summary(), ensure_ascii=False, indent=2))
 
 
+def store_status(
+    data_dir: Annotated[Optional[Path], typer.Option(help="The worker's data dir (default RISKWATCH_DATA_DIR)")] = None,  # noqa: UP045
+) -> None:
+    """Print the worker's store availability (JSON); exit 0 available, 1 unavailable, 2 no status written."""
+    from riskwatch.streams.store_retry import read_store_status, status_path
+
+    directory = data_dir or settings_for().data_dir
+    status = read_store_status(directory)
+    if status is None:
+        typer.echo(f"no store status in {status_path(directory)}: no worker has run with this data dir", err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps(status, ensure_ascii=False, indent=2))
+    raise typer.Exit(0 if status.get("available") else 1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `worker` and `replay` to the riskwatch CLI."""
+    """Add `worker`, `replay` and `store-status` to the riskwatch CLI."""
     app.command("worker")(worker)
     app.command("replay")(replay)
+    app.command("store-status")(store_status)
