@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from riskwatch.alerts.feed.access import transition_as_seen, view_of
 from riskwatch.alerts.feed.changes import WarningChange
@@ -10,8 +13,11 @@ from riskwatch.alerts.feed.context import ApiContext
 from riskwatch.alerts.feed.pipeline import pipeline_status
 from riskwatch.alerts.feed.queries import department_of
 from riskwatch.alerts.feed.views import PipelineStatus, VersionSummary, WarningDetail, WarningView
+from riskwatch.alerts.store.errors import describe, is_transient
 from riskwatch.alerts.store.tokens import Identity
 from riskwatch.contracts import Warning
+
+log = logging.getLogger(__name__)
 
 
 def load_change(ctx: ApiContext, warning: Warning) -> WarningChange:
@@ -58,7 +64,13 @@ def warning_detail(ctx: ApiContext, warning: Warning, who: Identity) -> WarningD
 
 
 def current_pipeline(ctx: ApiContext) -> PipelineStatus:
-    """The /api/pipeline body from the store's health snapshots (blocking)."""
-    return pipeline_status(
-        ctx.store.health.latest(), now=ctx.clock.now(), stale_after=timedelta(seconds=ctx.options.stale_after)
-    )
+    """The /api/pipeline body from the store's health snapshots (blocking); `store: unavailable`
+    when the store does not answer, so the `health` event and the page say so instead of failing."""
+    try:
+        snapshots = ctx.store.health.latest()
+    except SQLAlchemyError as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("pipeline status: store unavailable: %s", describe(exc))
+        return PipelineStatus.store_unavailable()
+    return pipeline_status(snapshots, now=ctx.clock.now(), stale_after=timedelta(seconds=ctx.options.stale_after))

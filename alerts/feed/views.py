@@ -145,6 +145,15 @@ class PipelineStatus(_Body):
     warming_up: list[str]
     dead_letters_per_min: float
     stale: bool
+    store: Literal["available", "unavailable"] = Field(
+        default="available",
+        description="`unavailable` while the API cannot reach the store (the rest then says nothing)",
+    )
+
+    @classmethod
+    def store_unavailable(cls) -> PipelineStatus:
+        """What is known while the store (which holds the health snapshots) does not answer: nothing."""
+        return cls(components={}, lag={}, warming_up=[], dead_letters_per_min=0.0, stale=True, store="unavailable")
 
 
 class TrendPoint(_Body):

@@ -16,6 +16,13 @@ export function forgetToken() {
   localStorage.removeItem(TOKEN_KEY);
 }
 
+const storeListeners = [];
+
+/** Call `listener` whenever a request answers 503: the API cannot reach its store. */
+export function onStoreUnavailable(listener) {
+  storeListeners.push(listener);
+}
+
 /** A refused or failed request, carrying the server's own `detail` message. */
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -53,6 +60,7 @@ export async function request(path, { method = "GET", body, token = savedToken()
       data = text;
     }
   }
+  if (response.status === 503) storeListeners.forEach((listener) => listener());
   if (!response.ok) throw new ApiError(response.status, detailText(data, response.status));
   return data;
 }

@@ -1,7 +1,7 @@
 // Entry point of the command-center page: signs in with a token, loads the city map,
 // warnings, trends and pipeline health, then keeps them live from the event stream.
 
-import { ApiError, forgetToken, openStream, query, request, savedToken, saveToken } from "./api.js";
+import { ApiError, forgetToken, onStoreUnavailable, openStream, query, request, savedToken, saveToken } from "./api.js";
 import { formatClock } from "./dom.js";
 import { tick } from "./countdown.js";
 import { DetailPanel } from "./detail.js";
@@ -31,6 +31,7 @@ const list = new WarningList(state, {
 const map = new RegionMap(state, $("map"), $("legend"));
 const detail = new DetailPanel(state, $("detail-body"), session);
 const health = new HealthStrip($("pipeline-health"));
+onStoreUnavailable(() => health.storeUnavailable());
 const trends = new TrendCharts($("trends"), state.categoryNames);
 let trendsTimer = null;
 state.addEventListener("change", () => trends.namesChanged());
