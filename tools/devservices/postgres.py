@@ -6,6 +6,11 @@ Uses the server binaries on PATH or under ``/usr/lib/postgresql/<ver>/bin``
 
     with PostgresServer() as server:
         server.url  # postgresql+psycopg://postgres@127.0.0.1:PORT/riskwatch_test
+        server.halt()  # down: connections refused, data and port kept
+        server.resume()  # the same cluster back on the same port
+
+``halt()`` and ``resume()`` are the two halves of ``restart()``, for tests that need to act
+while the database is down.
 
 ``initdb`` refuses to run as root, so as root the cluster is owned by and run
 as the ``postgres`` system user.
@@ -37,6 +42,10 @@ class PostgresUnavailable(RuntimeError):
 
 class PostgresStartError(RuntimeError):
     """The server was launched but did not come up; the message has its log tail."""
+
+
+class PostgresStateError(RuntimeError):
+    """A lifecycle call that does not fit the server's state (e.g. resume before start)."""
 
 
 def free_port() -> int:
@@ -107,7 +116,12 @@ def server_settings(port: int, socket_dir: Path) -> str:
 
 
 class PostgresServer:
-    """A PostgreSQL cluster in a temp dir on a free 127.0.0.1 port, trust auth."""
+    """A PostgreSQL cluster in a temp dir on a free 127.0.0.1 port, trust auth.
+
+    Lifecycle: ``start()`` creates and launches it; ``halt()`` stops the server but keeps its
+    data dir and port; ``resume()`` starts it again on them; ``restart()`` is both; ``stop()``
+    stops it and deletes everything.
+    """
 
     def __init__(self, startup_timeout: float = 60.0) -> None:
         self.startup_timeout = startup_timeout
@@ -133,9 +147,15 @@ class PostgresServer:
         assert self.tmpdir is not None
         return self.tmpdir / "postgres.log"
 
+    def is_running(self) -> bool:
+        """True while the server's postmaster is up (its pid file exists)."""
+        return self.tmpdir is not None and (self.data_dir / "postmaster.pid").exists()
+
     def start(self) -> str:
         """initdb, start, wait, create the test database; return the SQLAlchemy URL."""
         if self.port is not None:
+            if not self.is_running():
+                raise PostgresStateError("PostgresServer is halted: call resume() to start it on its data, or stop() first")
             return self.url
         self._bindir = find_bindir()
         self._as_user = _run_as()
@@ -177,14 +197,18 @@ class PostgresServer:
             conf.write(server_settings(self.port, self.tmpdir))
 
     def _wait_and_create_database(self) -> None:
+        self._when_accepting("postgres", f'CREATE DATABASE "{DATABASE}"')
+
+    def _when_accepting(self, dbname: str, statement: str) -> None:
+        """Connect to `dbname` until the server accepts, then run `statement`."""
         import psycopg
 
         deadline = time.monotonic() + self.startup_timeout
         while True:
             try:
                 with psycopg.connect(host="127.0.0.1", port=self.port, user=SUPERUSER,
-                                     dbname="postgres", autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f'CREATE DATABASE "{DATABASE}"')
+                                     dbname=dbname, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(statement)
                     return
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
@@ -192,6 +216,38 @@ class PostgresServer:
                         f"PostgreSQL did not accept connections: {exc}\n{_tail(self.log_path)}"
                     ) from exc
                 time.sleep(0.2)
+
+    def halt(self, *, mode: str = "fast") -> None:
+        """Stop the server but keep its data dir and port, so ``resume()`` brings the same
+        cluster back.
+
+        ``mode`` is pg_ctl's: ``fast`` (clients are disconnected, a clean shutdown) or
+        ``immediate`` (every process ends at once, as in a crash; recovery on the next start).
+        With this server's ``synchronous_commit = off``, a crash loses the last commits too
+        (those the WAL writer had not written yet), as it would in production with that setting.
+        """
+        if self.tmpdir is None or self.port is None:
+            raise PostgresStateError("PostgresServer is not started: nothing to halt")
+        if mode not in {"fast", "immediate", "smart"}:
+            raise ValueError(f"unknown shutdown mode {mode!r}: fast, immediate or smart")
+        if self.is_running():
+            self._pg_ctl("stop", "-m", mode, "-w", "-t", "30")
+
+    def resume(self) -> str:
+        """Start the halted server on its data dir and port and wait until the test database
+        accepts connections; return the SQLAlchemy URL (unchanged)."""
+        if self.tmpdir is None or self.port is None or self._bindir is None:
+            raise PostgresStateError("PostgresServer is not started: call start() before resume()")
+        if self.is_running():
+            raise PostgresStateError(f"PostgresServer on port {self.port} is running: halt() it before resume()")
+        self._pg_ctl("start", "-w", "-t", str(int(self.startup_timeout)), "-l", str(self.log_path))
+        self._when_accepting(DATABASE, "SELECT 1")
+        return self.url
+
+    def restart(self, *, mode: str = "fast") -> str:
+        """``halt(mode=mode)`` then ``resume()``: the same cluster, with its data, on the same port."""
+        self.halt(mode=mode)
+        return self.resume()
 
     def stop(self) -> None:
         """Fast-shutdown the server (if running) and delete its files."""
