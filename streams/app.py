@@ -15,11 +15,13 @@ Values travel as JSON bytes produced by our pydantic models, so every topic's sc
 one `riskwatch schema export` writes. No agent ever stops on bad input: anything that fails
 goes to the dead-letter topic with the reason and the original bytes.
 
-Detector, event-time gate and grader state is snapshotted to `data_dir/state` by the agents
-(every `SNAPSHOT_EVERY_S`) and at clean shutdown, with the offsets of the events and signals it
-covers, and restored when the app is built (`streams/state.py`); the worker then sets the
-group's committed offsets back to those (`streams/rewind.py`). `detectors.yaml` is re-read
-when it changes (`streams/reload.py`).
+Detector, event-time gate and grader state is kept per partition of the events and signals
+topics and snapshotted per partition to the store's `partition_snapshots` (every
+`SNAPSHOT_EVERY_S`, when a partition is revoked, and at clean shutdown); a partition's first
+record in a worker restores its latest snapshot, whichever worker saved it. Faust does not
+commit those two topics: the agents commit a partition's offset right after its snapshot is
+written, so no committed offset is ahead of a snapshot (`streams/partition_state.py`).
+`detectors.yaml` is re-read when it changes (`streams/reload.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from riskwatch.alerts.disposal.silences import Silence
 from riskwatch.alerts.grading.grader import Grader
@@ -43,15 +46,17 @@ from riskwatch.contracts import topics as T
 from riskwatch.streams.agent_loop import RecordMessage, each_record
 from riskwatch.streams.health import WorkerCounters, component_name, consumer_lag, health_payload, warming_up
 from riskwatch.streams.normalize import partition_key
+from riskwatch.alerts.store.partition_snapshots import PartitionSnapshot
+from riskwatch.streams.partition_state import DetectCodec, GraderCodec, PartitionStates
 from riskwatch.streams.pipeline import DetectStage, NormalizeStage
 from riskwatch.streams.reload import ConfigReloader
-from riskwatch.streams.state import ConsumedOffsets, Snapshotter, StateStore, TopicOffsets
 from riskwatch.streams.store_agents import feedback_handler, store_handler
 from riskwatch.streams.store_retry import StoreAvailability, StoreRetry, status_path
 
 log = logging.getLogger(__name__)
 
-#: Seconds between state snapshots taken by the detect and grade agents (and one at clean shutdown).
+#: Seconds between snapshots of a partition's state by the detect and grade agents (also taken
+#: when the partition is revoked and at clean shutdown).
 SNAPSHOT_EVERY_S = 30.0
 #: A consumer that stops heartbeating (a killed worker) leaves its group after this many seconds.
 BROKER_SESSION_TIMEOUT_S = 10.0
@@ -77,11 +82,13 @@ class PipelineApp:
     store_retry: StoreRetry
     #: Snapshot detector, gate and grader state; the worker calls it at clean shutdown.
     save_state: Callable[[], None]
-    #: Where the restored state ends: the worker rewinds the group's offsets to it before consuming.
-    snapshot_offsets: TopicOffsets
+    #: Each partition's detect stage and grader, restored from the store on its first record.
+    detect_states: PartitionStates[DetectStage]
+    grade_states: PartitionStates[Grader]
 
 
-def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> Any:
+def _raw_topic(app: faust.App, *names: str, partitions: int | None = None, acks: bool = True) -> Any:
+    """A topic of raw bytes; `acks=False`: Faust never commits its offsets (the agent does)."""
     return app.topic(
         *names,
         key_type=bytes,
@@ -89,6 +96,7 @@ def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> An
         key_serializer="raw",
         value_serializer="raw",
         partitions=partitions,
+        acks=acks,
     )
 
 
@@ -120,33 +128,38 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     )
     regions = RegionIndex(config.regions)
     normalize = NormalizeStage(config, regions)
-    detect = DetectStage(config)
     store = WarningStore(settings.database_url, routing=config.routing)
     store.migrate()
     # The grader asks for silences on every signal: serve it a list a timer refreshes.
     active_silences: list[Silence] = store.silences.list(active_at=datetime.now(UTC))
-    grader = Grader(config, regions, silences=lambda: active_silences)
     counters = WorkerCounters(started_at=datetime.now(UTC))
     health_component = component_name(settings.app_id)
     availability = StoreAvailability(component=health_component, status_path=status_path(settings.data_dir))
     availability.write()  # the store answered: it was just migrated
     # As soon as the store is back, the health snapshot records the outage (`write_health`).
     store_retry = StoreRetry(availability, on_recovered=lambda: beat_health())
-    latest_signal_at: list[datetime] = []  # event time of the newest signal graded (one slot)
-    # Warm start: detector, gate and grader state from the last snapshot (see streams/state.py).
-    state = StateStore(settings.data_dir / "state")
-    snapshots = Snapshotter(state, SNAPSHOT_EVERY_S)
-    restored = state.restore_stage(detect)
-    state.restore_grader(grader, restored)
-    log.warning("%s", restored.describe())
-    # What the state has seen of each topic it consumes: saved with every snapshot.
-    events_seen = ConsumedOffsets(T.EVENTS.name, restored.offsets.get(T.EVENTS.name))
-    signals_seen = ConsumedOffsets(T.SIGNALS.name, restored.offsets.get(T.SIGNALS.name))
-    reloader = ConfigReloader(config.directory / "detectors.yaml", detect, config.taxonomy)
+    latest_signal_at: dict[int, datetime] = {}  # event time of the newest signal graded, per partition
+    # State per partition, warm from the group's snapshots in the store (streams/partition_state.py).
+    reloader = ConfigReloader(config.directory / "detectors.yaml", lambda: [s for _, s in detect_states], config.taxonomy)
+
+    def build_stage(partition: int) -> DetectStage:
+        stage = DetectStage(config)
+        reloader.apply_current(stage)
+        return stage
+
+    detect_states: PartitionStates[DetectStage] = PartitionStates(
+        stage="detect", topic=T.EVENTS.name, group_id=settings.app_id, build=build_stage, codec=DetectCodec(),
+        snapshots=store.partition_snapshots, every_s=SNAPSHOT_EVERY_S,
+    )
+    grade_states: PartitionStates[Grader] = PartitionStates(
+        stage="grade", topic=T.SIGNALS.name, group_id=settings.app_id,
+        build=lambda partition: Grader(config, regions, silences=lambda: active_silences), codec=GraderCodec(),
+        snapshots=store.partition_snapshots, every_s=SNAPSHOT_EVERY_S,
+    )
 
     raw_in = _raw_topic(app, T.RAW_HOTLINE.name, T.RAW_POLICE.name, T.RAW_SENSOR.name)
-    events_topic = _raw_topic(app, T.EVENTS.name)
-    signals_topic = _raw_topic(app, T.SIGNALS.name)
+    events_topic = _raw_topic(app, T.EVENTS.name, acks=False)
+    signals_topic = _raw_topic(app, T.SIGNALS.name, acks=False)
     warnings_topic = _raw_topic(app, T.WARNINGS.name)
     deadletter_topic = _raw_topic(app, T.DEADLETTER.name)
     feedback_topic = _raw_topic(app, T.FEEDBACK.name)
@@ -173,7 +186,16 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
         else:
             await events_topic.send(key=partition_key(result).encode(), value=result.model_dump_json().encode())
 
+    async def commit_snapshot(snapshot: PartitionSnapshot | None, topic: str) -> None:
+        """Commit the offset a just-saved snapshot covers; Faust never commits this topic."""
+        if snapshot is not None:
+            await app.consumer._commit({TP(topic, snapshot.partition): snapshot.offset})  # noqa: SLF001
+
     async def detect_record(message: RecordMessage, raw: bytes) -> None:
+        detect = await detect_states.for_record(message.partition, message.offset)
+        if detect is None:  # in the partition's state already (restored snapshot, or re-read)
+            counters.skipped += 1
+            return
         event = Event.model_validate_json(raw)
         signals, late = detect(event, message.partition, message.offset)
         if late is not None:
@@ -183,31 +205,35 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
             await signals_topic.send(key=signal.district_code.encode(), value=signal.model_dump_json().encode())
 
     async def after_detect(message: RecordMessage) -> None:
-        events_seen.processed(message.partition, message.offset)
-        if snapshots.due("detect"):
+        detect_states.processed(message.partition, message.offset)
+        if detect_states.due(message.partition):
             await app.producer.flush()  # the snapshot then covers only events whose signals are written
-            state.save_stage(detect, events_seen.snapshot())
-            snapshots.saved("detect")
+            await commit_snapshot(await detect_states.save_async(message.partition), T.EVENTS.name)
 
     async def grade_record(message: RecordMessage, raw: bytes) -> None:
+        grader = await grade_states.for_record(message.partition, message.offset)
+        if grader is None:
+            counters.skipped += 1
+            return
         signal = Signal.model_validate_json(raw)
         messages = grader.process(signal)
-        if not latest_signal_at or signal.at > latest_signal_at[0]:
-            latest_signal_at[:] = [signal.at]
+        newest = latest_signal_at.get(message.partition)
+        if newest is None or signal.at > newest:
+            latest_signal_at[message.partition] = signal.at
         await publish_warnings(messages)
 
     async def after_grade(message: RecordMessage) -> None:
-        signals_seen.processed(message.partition, message.offset)
-        if snapshots.due("grader"):
+        grade_states.processed(message.partition, message.offset)
+        if grade_states.due(message.partition):
             await app.producer.flush()
-            state.save_grader(grader, signals_seen.snapshot())
-            snapshots.saved("grader")
+            await commit_snapshot(await grade_states.save_async(message.partition), T.SIGNALS.name)
 
     async def tell_grader(feedback: Feedback) -> None:
         """Command-center outcomes, once recorded against the detectors, go to the grader."""
-        await publish_warnings(
-            grader.apply_feedback(feedback.warning_id, feedback.to_status, at=feedback.at, reason=feedback.reason)
-        )
+        for _, grader in grade_states:  # only the grader holding the warning's incident answers
+            await publish_warnings(
+                grader.apply_feedback(feedback.warning_id, feedback.to_status, at=feedback.at, reason=feedback.reason)
+            )
 
     feedback_record = feedback_handler(store, store_retry, tell_grader)
     store_record = store_handler(store, config.routing, store_retry)
@@ -250,8 +276,9 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     async def expire_incidents() -> None:
         # Incidents live in event time: close by the newest signal's time, not the wall clock,
         # so replaying history closes them as it would have live.
-        if latest_signal_at:
-            grader.expire(latest_signal_at[0])
+        for partition, grader in grade_states:
+            if partition in latest_signal_at:
+                grader.expire(latest_signal_at[partition])
 
     RISKWATCH_TOPICS = frozenset(t.name for t in T.ALL_TOPICS)  # noqa: N806 - a constant of this app
 
@@ -260,7 +287,9 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
         now = datetime.now(UTC)
         try:
             lag = await consumer_lag(app.consumer, RISKWATCH_TOPICS)
-            payload = health_payload(counters, now=now, lag=lag, warming=warming_up(detect.detectors))
+            warming = sorted(set(warming_up(d for _, stage in detect_states for d in stage.detectors)))
+            payload = health_payload(counters, now=now, lag=lag, warming=warming)
+            payload["partitions"] = partitions_health()
             payload["store"] = availability.snapshot()
             await store_retry.once("health", lambda: store.health.put(health_component, payload, at=now))
         except Exception:  # noqa: BLE001 - health must never take the worker down
@@ -270,10 +299,41 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     async def write_health() -> None:
         await beat_health()
 
+    def partitions_health() -> dict[str, dict[str, Any]]:
+        """Per stage and partition held: how its state began and whether a detector still warms up."""
+        report: dict[str, dict[str, Any]] = {}
+        for states in (detect_states, grade_states):
+            report[states.stage] = {
+                str(p): {"restored_from_offset": r.offset, "warm": r.restored, "fresh": r.fresh}
+                for p, r in sorted(states.restores.items())
+            }
+        for partition, stage in detect_states:
+            report["detect"][str(partition)]["warming_up"] = warming_up(stage.detectors)
+        return report
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
+        """Faust has drained the agents and flushed the producer: snapshot what is leaving.
+
+        No commit here: the next owner skips what the snapshot covers beyond the committed offset.
+        """
+        for states in (detect_states, grade_states):
+            for tp in revoked:
+                if tp.topic == states.topic:
+                    states.save(tp.partition)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+        """Forget partitions that went elsewhere; a partition's state opens on its first record."""
+        for states in (detect_states, grade_states):
+            gone = states.keep_only({tp.partition for tp in assigned if tp.topic == states.topic})
+            if gone:
+                log.warning("%s state of %s%s handed over", states.stage, states.topic, gone)
+
     def save_state() -> None:
-        """Snapshot everything; the worker calls it at clean shutdown, after the agents stopped."""
-        state.save_stage(detect, events_seen.snapshot())
-        state.save_grader(grader, signals_seen.snapshot())
+        """Snapshot every partition held; the worker calls it at clean shutdown, after the agents stopped."""
+        detect_states.save_all()
+        grade_states.save_all()
 
     return PipelineApp(
         app=app,
@@ -281,5 +341,6 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
         store_availability=availability,
         store_retry=store_retry,
         save_state=save_state,
-        snapshot_offsets=restored.offsets,
+        detect_states=detect_states,
+        grade_states=grade_states,
     )

@@ -62,6 +62,8 @@ class WorkerCounters:
     signals: int = 0
     warnings: int = 0
     dead_letters: int = 0
+    #: Records of events/signals skipped because their partition's state had them already.
+    skipped: int = 0
     _last_dead_letters: int = 0
     _last_beat: datetime | None = None
     started_at: datetime | None = None
@@ -89,5 +91,6 @@ def health_payload(
         "signals": counters.signals,
         "warnings": counters.warnings,
         "dead_letters": counters.dead_letters,
+        "skipped": counters.skipped,
         "started_at": counters.started_at.isoformat() if counters.started_at else None,
     }

@@ -16,6 +16,7 @@ and the grading levels of analyst rules are read at start-up, so changing them n
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,14 +72,27 @@ def apply_detectors_config(stage: DetectStage, config: DetectorsConfig, taxonomy
 
 
 class ConfigReloader:
-    """Watches one `detectors.yaml` and applies it to a `DetectStage` when it changes."""
+    """Watches one `detectors.yaml` and applies it to the worker's `DetectStage`s when it changes.
 
-    def __init__(self, path: Path, stage: DetectStage, taxonomy: TaxonomyConfig) -> None:
+    `stages` is one stage, or a callable giving every stage held now (one per partition); a
+    stage built later takes the reloaded config with `apply_current`.
+    """
+
+    def __init__(
+        self, path: Path, stages: DetectStage | Callable[[], Iterable[DetectStage]], taxonomy: TaxonomyConfig
+    ) -> None:
         self.path = Path(path)
-        self.stage = stage
+        self._stages: Callable[[], Iterable[DetectStage]] = (lambda: [stages]) if isinstance(stages, DetectStage) else stages
         self.taxonomy = taxonomy
         self._seen = self._mtime()
         self.last_error: str | None = None
+        #: The config applied by the last successful reload (None: the one the worker started with).
+        self.applied: DetectorsConfig | None = None
+
+    def apply_current(self, stage: DetectStage) -> None:
+        """Give a stage built from the start-up config the detectors config reloaded since."""
+        if self.applied is not None:
+            apply_detectors_config(stage, self.applied, self.taxonomy)
 
     def _mtime(self) -> int | None:
         try:
@@ -95,11 +109,13 @@ class ConfigReloader:
         try:
             config = load_model(self.path, DetectorsConfig)
             check_detectors_file(self.path, config, self.taxonomy)
-            result = apply_detectors_config(self.stage, config, self.taxonomy)
+            results = [apply_detectors_config(stage, config, self.taxonomy) for stage in self._stages()]
         except Exception as exc:  # noqa: BLE001 - a bad edit must never stop the worker
             self.last_error = str(exc)
             log.error("detectors config not reloaded, the running detectors stay: %s", exc)
             return None
         self.last_error = None
-        log.warning("detectors config reloaded from %s: %s", self.path, result.describe())
+        self.applied = config
+        result = results[0] if results else ReloadResult(kept=[spec.name for spec in config.detectors if spec.enabled])
+        log.warning("detectors config reloaded from %s (%d partition stages): %s", self.path, len(results), result.describe())
         return result

@@ -1,5 +1,5 @@
-"""Run the Faust worker: make sure the topics exist, restore state, rewind the group's offsets
-to it, then consume until stopped."""
+"""Run the Faust worker: make sure the topics exist, then consume until stopped; each partition's
+state is restored from the store on its first record (`streams/partition_state.py`)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ from riskwatch.config.loader import load_city_config
 from riskwatch.config.settings import Settings
 from riskwatch.streams.admin import create_topics
 from riskwatch.streams.app import BROKER_SESSION_TIMEOUT_S, PipelineApp, create_app
-from riskwatch.streams.rewind import rewind_to_snapshot
-from riskwatch.streams.state import TopicOffsets
 
 log = logging.getLogger(__name__)
 #: Longer than a session, so a killed worker's membership has expired when the wait ends.
@@ -65,19 +63,9 @@ class ReadyWorker(faust.Worker):
         await super().on_stop()
 
     async def on_shutdown(self) -> None:
-        """After the agents have stopped: snapshot detector and grader state for the next start."""
+        """After the agents have stopped: snapshot each partition's detector and grader state."""
         self._save_state()
         await super().on_shutdown()
-
-
-def rewind_group(settings: Settings, snapshot: TopicOffsets) -> None:
-    """Set the group's committed offsets back to where the restored state ends (see
-    `streams/rewind.py`); a broker that refuses is logged, never fatal."""
-    try:
-        rewind_to_snapshot(settings.bootstrap_servers, settings, snapshot, EMPTY_GROUP_WAIT_S)
-    except Exception as exc:  # noqa: BLE001 - the worker must start even where the broker cannot rewind
-        log.warning("could not rewind group %s to the restored state (%s: %s); the state may miss events "
-                    "committed after its snapshot", settings.app_id, type(exc).__name__, exc)
 
 
 def run_worker(settings: Settings, loglevel: str = "warning") -> None:
@@ -85,7 +73,6 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     config = load_city_config(settings.config_dir)
     create_topics(settings.bootstrap_servers, settings.partitions, settings.replication_factor, settings)
     pipeline = create_app(settings, config)
-    rewind_group(settings, pipeline.snapshot_offsets)
     ready = ready_file(settings)
     with contextlib.suppress(FileNotFoundError):
         ready.unlink()

@@ -10,6 +10,7 @@ clock, transactions):
 - `silences`, `audit_log`, `tokens`, `publications`
 - `outcomes`: feedback and each detector's precision
 - `health`: the pipeline's health snapshots
+- `partition_snapshots`: the stateful stages' state, per partition of their topics
 
 The worker and the API write the same database, so every repository method is one short
 transaction; rows that decide a change (a warning's status, a queue entry's dues) are locked
@@ -26,6 +27,7 @@ from riskwatch.alerts.store.audit import AuditLog
 from riskwatch.alerts.store.db import make_engine
 from riskwatch.alerts.store.disposals import DisposalRepository
 from riskwatch.alerts.store.outcomes import OutcomeRepository
+from riskwatch.alerts.store.partition_snapshots import PartitionSnapshotRepository
 from riskwatch.alerts.store.pipeline_health import HealthRepository
 from riskwatch.alerts.store.publications import PublicationRepository
 from riskwatch.alerts.store.schema import upgrade
@@ -69,6 +71,7 @@ class WarningStore:
         self.publications = PublicationRepository(sessions)
         self.outcomes = OutcomeRepository(sessions)
         self.health = HealthRepository(sessions)
+        self.partition_snapshots = PartitionSnapshotRepository(sessions)
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (Alembic `upgrade head`); safe to run concurrently."""

@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Double,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -31,6 +33,7 @@ __all__ = [
     "EscalationRow",
     "FeedbackRow",
     "HealthRow",
+    "PartitionSnapshotRow",
     "PublicationRow",
     "SilenceRow",
     "TokenRow",
@@ -240,3 +243,19 @@ class HealthRow(Base):
     component: Mapped[str] = mapped_column(String(64), primary_key=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PartitionSnapshotRow(Base):
+    """The latest snapshot of one stateful stage's state for one partition of its topic."""
+
+    __tablename__ = "partition_snapshots"
+
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The next offset of the stage's topic partition the state has not seen.
+    offset: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[int] = mapped_column(Integer)
+    riskwatch_version: Mapped[str] = mapped_column(String(64))
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    saved_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,282 @@
+"""State that follows partitions: one detect stage and one grader per partition, snapshotted
+to the store so whichever worker a partition moves to resumes it warm.
+
+Events and signals are keyed by district, and both topics have the same partition count, so
+partition p of `riskwatch.events` and of `riskwatch.signals` hold the same districts and their
+state is independent of every other partition's. Each stateful agent keeps a
+`PartitionStates`: the state of each partition it reads, built on the partition's first record
+from the latest snapshot in the store (table `partition_snapshots`, shared by the group), or
+fresh when there is none.
+
+Offsets and snapshots agree by construction:
+
+* Faust never commits these topics (they are declared with `acks=False`); the worker commits
+  partition p's offset itself, and only to the offset its just-written snapshot covers. So the
+  committed offset is never ahead of the snapshot, whoever reads p next.
+* A partition's state records the next offset it has not seen; a record below it (re-read
+  after a rebalance seeks back to the committed offset, or covered by the restored snapshot)
+  is skipped, so no record is counted twice and no output is published twice.
+* A partition with no snapshot was never committed: it is read from the earliest retained
+  record (`consumer_auto_offset_reset`), cold, which is what its state must see.
+
+Snapshots are pickles: they are read only from the group's own store, never from elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from riskwatch.alerts.store.partition_snapshots import PartitionSnapshot, PartitionSnapshotRepository
+from riskwatch.detectors.registry import Watched
+from riskwatch.streams.pipeline import DetectStage
+from riskwatch.streams.state import GATE_STATE, riskwatch_version
+
+log = logging.getLogger(__name__)
+
+#: Bump when the layout of a partition snapshot changes; older snapshots are then not restored.
+PARTITION_SNAPSHOT_FORMAT = 1
+#: Backoff of the read of a partition's snapshot while the store is away (seconds).
+READ_RETRY_FIRST_S = 0.5
+READ_RETRY_MAX_S = 15.0
+
+S = TypeVar("S")
+
+
+class StateCodec(Protocol[S]):
+    """Turns one partition's state into picklable data and back."""
+
+    def dump(self, state: S) -> Any:
+        """Picklable data `load` can put back into a freshly built state."""
+
+    def load(self, state: S, data: Any) -> tuple[list[str], dict[str, str]]:
+        """Put `data` into `state`; the parts restored and the parts left fresh (with why)."""
+
+
+class DetectCodec:
+    """A detect stage: its event-time gate and each detector, checked against its spec."""
+
+    def dump(self, stage: DetectStage) -> dict[str, Any]:
+        detectors = {
+            d.name: {"class": _class_name(d.inner), "digest": d.digest, "state": d.get_state()}
+            for d in stage.detectors
+            if isinstance(d, Watched)
+        }
+        return {"gate": {name: getattr(stage.gate, name) for name in GATE_STATE}, "detectors": detectors}
+
+    def load(self, stage: DetectStage, data: Any) -> tuple[list[str], dict[str, str]]:
+        for name in GATE_STATE:
+            setattr(stage.gate, name, data["gate"][name])
+        restored, fresh = ["gate"], {}
+        saved: dict[str, Any] = data["detectors"]
+        for detector in stage.detectors:
+            if not isinstance(detector, Watched):
+                continue
+            entry = saved.get(detector.name)
+            if entry is None:
+                fresh[detector.name] = "not in the snapshot"
+            elif (entry["class"], entry["digest"]) != (_class_name(detector.inner), detector.digest):
+                fresh[detector.name] = "its spec changed since the snapshot"
+            else:
+                try:
+                    detector.set_state(entry["state"])
+                except Exception as exc:  # noqa: BLE001 - a state that does not fit starts that detector fresh
+                    fresh[detector.name] = f"saved state does not fit ({type(exc).__name__}: {exc})"
+                    continue
+                restored.append(detector.name)
+        return restored, fresh
+
+
+class GraderCodec:
+    """A grader: its open incidents (`get_state` / `set_state`)."""
+
+    def dump(self, grader: Any) -> Any:
+        return grader.get_state()
+
+    def load(self, grader: Any, data: Any) -> tuple[list[str], dict[str, str]]:
+        grader.set_state(data)
+        return ["grader"], {}
+
+
+def _class_name(owner: object) -> str:
+    return f"{type(owner).__module__}.{type(owner).__qualname__}"
+
+
+@dataclass(frozen=True)
+class Restore:
+    """How one partition's state began in this worker."""
+
+    partition: int
+    #: The offset the restored snapshot covers up to; None: no usable snapshot, started fresh.
+    offset: int | None
+    restored: list[str] = field(default_factory=list)
+    fresh: dict[str, str] = field(default_factory=dict)
+    saved_at: datetime | None = None
+
+    def describe(self, stage: str, topic: str) -> str:
+        if self.offset is None:
+            why = "; ".join(f"{k}: {v}" for k, v in self.fresh.items()) or "no snapshot"
+            return f"{stage} state of {topic}[{self.partition}] starts fresh ({why})"
+        cold = "; ".join(f"{k}: {v}" for k, v in self.fresh.items()) or "none"
+        return (f"{stage} state of {topic}[{self.partition}] restored from the snapshot at offset {self.offset} "
+                f"saved {self.saved_at.isoformat() if self.saved_at else '-'}: warm {', '.join(self.restored)}; "
+                f"fresh: {cold}")
+
+
+class PartitionStates(Generic[S]):
+    """One stateful stage's state per partition of its topic, restored from and saved to the store."""
+
+    def __init__(
+        self,
+        *,
+        stage: str,
+        topic: str,
+        group_id: str,
+        build: Callable[[int], S],
+        codec: StateCodec[S],
+        snapshots: PartitionSnapshotRepository,
+        every_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stage, self.topic, self.group_id = stage, topic, group_id
+        self._build, self._codec, self._snapshots = build, codec, snapshots
+        self.every_s, self._clock = every_s, clock
+        self._states: dict[int, S] = {}
+        #: Next offset each partition's state has not seen.
+        self._next: dict[int, int] = {}
+        #: The offset each partition's last snapshot (saved or restored) covers up to.
+        self._saved: dict[int, int] = {}
+        self._saved_when: dict[int, float] = {}
+        #: How each partition held now began: restored (from which offset) or fresh.
+        self.restores: dict[int, Restore] = {}
+
+    # ------------------------------------------------------------------ records
+
+    async def for_record(self, partition: int, offset: int) -> S | None:
+        """The state a record of `partition` goes to, or None if the state has seen it already.
+
+        A partition's first record opens its state from the store; while the store cannot be
+        read the record is held and the read retried, as the store agents hold theirs.
+        """
+        state = self._states.get(partition)
+        if state is None:
+            state = await self._open(partition)
+        if offset < self._next.get(partition, 0):
+            return None
+        return state
+
+    def processed(self, partition: int, offset: int) -> None:
+        """The record at `offset` is in the partition's state now (a skipped record changes nothing)."""
+        if partition in self._states:
+            self._next[partition] = max(self._next.get(partition, 0), offset + 1)
+
+    def __iter__(self) -> Iterator[tuple[int, S]]:
+        return iter(list(self._states.items()))
+
+    @property
+    def partitions(self) -> list[int]:
+        return sorted(self._states)
+
+    async def _open(self, partition: int) -> S:
+        snapshot = await self._read_snapshot(partition)
+        state = self._build(partition)
+        restore = self._restore(partition, state, snapshot)
+        self._states[partition] = state
+        self.restores[partition] = restore
+        if restore.offset is not None:
+            self._next[partition] = self._saved[partition] = restore.offset
+        self._saved_when[partition] = self._clock()
+        log.warning("%s", restore.describe(self.stage, self.topic))
+        return state
+
+    async def _read_snapshot(self, partition: int) -> PartitionSnapshot | None:
+        delay = READ_RETRY_FIRST_S
+        while True:
+            try:
+                return await asyncio.to_thread(self._snapshots.get, self.group_id, self.stage, partition)
+            except Exception as exc:  # noqa: BLE001 - the store away must not lose the partition's history
+                log.warning("cannot read the %s snapshot of %s[%d] (%s: %s); retrying in %.1f s",
+                            self.stage, self.topic, partition, type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, READ_RETRY_MAX_S)
+
+    def _restore(self, partition: int, state: S, snapshot: PartitionSnapshot | None) -> Restore:
+        if snapshot is None:
+            return Restore(partition, None, fresh={self.stage: "no snapshot"})
+        if (snapshot.format, snapshot.riskwatch_version) != (PARTITION_SNAPSHOT_FORMAT, riskwatch_version()):
+            why = (f"snapshot format {snapshot.format} of riskwatch {snapshot.riskwatch_version}, this worker "
+                   f"has {PARTITION_SNAPSHOT_FORMAT} of {riskwatch_version()}")
+            return Restore(partition, None, fresh={self.stage: why})
+        try:
+            restored, fresh = self._codec.load(state, pickle.loads(snapshot.blob))
+        except Exception as exc:  # noqa: BLE001 - an unreadable snapshot starts the partition fresh, loudly
+            return Restore(partition, None, fresh={self.stage: f"unreadable snapshot ({type(exc).__name__}: {exc})"})
+        return Restore(partition, snapshot.offset, restored, fresh, snapshot.saved_at)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def due(self, partition: int) -> bool:
+        """Whether the partition has unsaved records and its last snapshot is `every_s` old."""
+        return (self._next.get(partition) != self._saved.get(partition)
+                and self._clock() - self._saved_when.get(partition, 0.0) >= self.every_s)
+
+    def dump(self, partition: int) -> PartitionSnapshot | None:
+        """A snapshot of the partition's state as it is now, or None if it has nothing unsaved."""
+        offset = self._next.get(partition)
+        if partition not in self._states or offset is None or offset == self._saved.get(partition):
+            return None
+        return PartitionSnapshot(
+            group_id=self.group_id, stage=self.stage, partition=partition, offset=offset,
+            format=PARTITION_SNAPSHOT_FORMAT, riskwatch_version=riskwatch_version(),
+            blob=pickle.dumps(self._codec.dump(self._states[partition]), protocol=pickle.HIGHEST_PROTOCOL),
+            saved_at=datetime.now(UTC),
+        )
+
+    def saved(self, snapshot: PartitionSnapshot) -> None:
+        """The snapshot is in the store: its offset may be committed."""
+        self._saved[snapshot.partition] = snapshot.offset
+        self._saved_when[snapshot.partition] = self._clock()
+
+    def save(self, partition: int) -> PartitionSnapshot | None:
+        """Write the partition's snapshot now (blocking); the snapshot written, or None."""
+        snapshot = self.dump(partition)
+        if snapshot is None:
+            return None
+        try:
+            self._snapshots.put(snapshot)
+        except Exception:  # noqa: BLE001 - not saved: nothing is committed, the last snapshot stands
+            log.exception("could not save the %s snapshot of %s[%d]", self.stage, self.topic, partition)
+            return None
+        self.saved(snapshot)
+        return snapshot
+
+    async def save_async(self, partition: int) -> PartitionSnapshot | None:
+        """As `save`, with the state pickled here and the write done in a thread."""
+        snapshot = self.dump(partition)
+        if snapshot is None:
+            return None
+        try:
+            await asyncio.to_thread(self._snapshots.put, snapshot)
+        except Exception:  # noqa: BLE001
+            log.exception("could not save the %s snapshot of %s[%d]", self.stage, self.topic, partition)
+            return None
+        self.saved(snapshot)
+        return snapshot
+
+    def save_all(self) -> list[PartitionSnapshot]:
+        """Save every partition held that has unsaved records."""
+        return [s for s in (self.save(p) for p in self.partitions) if s is not None]
+
+    def keep_only(self, partitions: set[int]) -> list[int]:
+        """Forget the state of every partition not in `partitions` (no longer assigned here)."""
+        gone = [p for p in self._states if p not in partitions]
+        for partition in gone:
+            for table in (self._states, self._next, self._saved, self._saved_when, self.restores):
+                table.pop(partition, None)
+        return gone
