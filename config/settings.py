@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     app_id: str = Field(default="riskwatch", description="Faust app id and consumer group prefix")
     partitions: int = Field(default=4, ge=1, description="Partitions of every riskwatch topic")
     replication_factor: int = Field(default=1, ge=1)
+    snapshot_every_s: float = Field(default=30.0, gt=0, description="Seconds between snapshots of a partition's state")
     security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
     sasl_mechanism: str | None = Field(default=None, description="PLAIN or SCRAM-SHA-256/512")
     sasl_username: str | None = None

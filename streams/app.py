@@ -17,7 +17,7 @@ goes to the dead-letter topic with the reason and the original bytes.
 
 Detector, event-time gate and grader state is kept per partition of the events and signals
 topics and snapshotted per partition to the store's `partition_snapshots` (every
-`SNAPSHOT_EVERY_S`, when a partition is revoked, and at clean shutdown); a partition's first
+`Settings.snapshot_every_s`, when a partition is revoked, and at clean shutdown); a partition's first
 record in a worker restores its latest snapshot, whichever worker saved it. Faust does not
 commit those two topics: the agents commit a partition's offset right after its snapshot is
 written, so no committed offset is ahead of a snapshot (`streams/partition_state.py`).
@@ -27,7 +27,7 @@ written, so no committed offset is ahead of a snapshot (`streams/partition_state
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -55,9 +55,6 @@ from riskwatch.streams.store_retry import StoreAvailability, StoreRetry, status_
 
 log = logging.getLogger(__name__)
 
-#: Seconds between snapshots of a partition's state by the detect and grade agents (also taken
-#: when the partition is revoked and at clean shutdown).
-SNAPSHOT_EVERY_S = 30.0
 #: A consumer that stops heartbeating (a killed worker) leaves its group after this many seconds.
 BROKER_SESSION_TIMEOUT_S = 10.0
 #: Seconds between checks of detectors.yaml for changes (hot reload).
@@ -149,12 +146,12 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
 
     detect_states: PartitionStates[DetectStage] = PartitionStates(
         stage="detect", topic=T.EVENTS.name, group_id=settings.app_id, build=build_stage, codec=DetectCodec(),
-        snapshots=store.partition_snapshots, every_s=SNAPSHOT_EVERY_S,
+        snapshots=store.partition_snapshots, every_s=settings.snapshot_every_s,
     )
     grade_states: PartitionStates[Grader] = PartitionStates(
         stage="grade", topic=T.SIGNALS.name, group_id=settings.app_id,
         build=lambda partition: Grader(config, regions, silences=lambda: active_silences), codec=GraderCodec(),
-        snapshots=store.partition_snapshots, every_s=SNAPSHOT_EVERY_S,
+        snapshots=store.partition_snapshots, every_s=settings.snapshot_every_s,
     )
 
     raw_in = _raw_topic(app, T.RAW_HOTLINE.name, T.RAW_POLICE.name, T.RAW_SENSOR.name)
@@ -186,10 +183,16 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
         else:
             await events_topic.send(key=partition_key(result).encode(), value=result.model_dump_json().encode())
 
-    async def commit_snapshot(snapshot: PartitionSnapshot | None, topic: str) -> None:
-        """Commit the offset a just-saved snapshot covers; Faust never commits this topic."""
-        if snapshot is not None:
+    async def flush() -> None:
+        await app.producer.flush()
+
+    def committer(topic: str) -> Callable[[PartitionSnapshot], Awaitable[None]]:
+        async def commit(snapshot: PartitionSnapshot) -> None:
+            """Commit the offset a just-saved snapshot covers; Faust never commits this topic."""
             await app.consumer._commit({TP(topic, snapshot.partition): snapshot.offset})  # noqa: SLF001
+        return commit
+
+    commit_events, commit_signals = committer(T.EVENTS.name), committer(T.SIGNALS.name)
 
     async def detect_record(message: RecordMessage, raw: bytes) -> None:
         detect = await detect_states.for_record(message.partition, message.offset)
@@ -207,8 +210,7 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     async def after_detect(message: RecordMessage) -> None:
         detect_states.processed(message.partition, message.offset)
         if detect_states.due(message.partition):
-            await app.producer.flush()  # the snapshot then covers only events whose signals are written
-            await commit_snapshot(await detect_states.save_async(message.partition), T.EVENTS.name)
+            await detect_states.checkpoint(message.partition, flush, commit_events)
 
     async def grade_record(message: RecordMessage, raw: bytes) -> None:
         grader = await grade_states.for_record(message.partition, message.offset)
@@ -225,8 +227,7 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     async def after_grade(message: RecordMessage) -> None:
         grade_states.processed(message.partition, message.offset)
         if grade_states.due(message.partition):
-            await app.producer.flush()
-            await commit_snapshot(await grade_states.save_async(message.partition), T.SIGNALS.name)
+            await grade_states.checkpoint(message.partition, flush, commit_signals)
 
     async def tell_grader(feedback: Feedback) -> None:
         """Command-center outcomes, once recorded against the detectors, go to the grader."""
@@ -295,6 +296,14 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
         except Exception:  # noqa: BLE001 - health must never take the worker down
             log.exception("could not write the worker's health snapshot")
 
+    @app.timer(interval=settings.snapshot_every_s)
+    async def checkpoint_idle_partitions() -> None:
+        """Snapshot and commit partitions that had records since their last snapshot but none
+        lately (the agents snapshot only when a record arrives)."""
+        for states, commit in ((detect_states, commit_events), (grade_states, commit_signals)):
+            for partition in states.due_partitions():
+                await states.checkpoint(partition, flush, commit)
+
     @app.timer(interval=HEALTH_EVERY_S)
     async def write_health() -> None:
         await beat_health()
@@ -304,7 +313,8 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
         report: dict[str, dict[str, Any]] = {}
         for states in (detect_states, grade_states):
             report[states.stage] = {
-                str(p): {"restored_from_offset": r.offset, "warm": r.restored, "fresh": r.fresh}
+                str(p): {"restored_from_offset": r.offset, "restored": r.restored, "fresh": r.fresh,
+                         "warming_at_restore": r.warming}
                 for p, r in sorted(states.restores.items())
             }
         for partition, stage in detect_states:
@@ -320,7 +330,7 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
         for states in (detect_states, grade_states):
             for tp in revoked:
                 if tp.topic == states.topic:
-                    states.save(tp.partition)
+                    await states.checkpoint(tp.partition, flush)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:

@@ -25,15 +25,17 @@ Snapshots are pickles: they are read only from the group's own store, never from
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import pickle
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from riskwatch.alerts.store.partition_snapshots import PartitionSnapshot, PartitionSnapshotRepository
+from riskwatch.detectors.base import warming_detectors
 from riskwatch.detectors.registry import Watched
 from riskwatch.streams.pipeline import DetectStage
 from riskwatch.streams.state import GATE_STATE, riskwatch_version
@@ -118,6 +120,8 @@ class Restore:
     restored: list[str] = field(default_factory=list)
     fresh: dict[str, str] = field(default_factory=dict)
     saved_at: datetime | None = None
+    #: Detectors still warming up right after the restore.
+    warming: list[str] = field(default_factory=list)
 
     def describe(self, stage: str, topic: str) -> str:
         if self.offset is None:
@@ -125,8 +129,8 @@ class Restore:
             return f"{stage} state of {topic}[{self.partition}] starts fresh ({why})"
         cold = "; ".join(f"{k}: {v}" for k, v in self.fresh.items()) or "none"
         return (f"{stage} state of {topic}[{self.partition}] restored from the snapshot at offset {self.offset} "
-                f"saved {self.saved_at.isoformat() if self.saved_at else '-'}: warm {', '.join(self.restored)}; "
-                f"fresh: {cold}")
+                f"saved {self.saved_at.isoformat() if self.saved_at else '-'}: restored {', '.join(self.restored)}; "
+                f"fresh: {cold}; still warming up: {', '.join(self.warming) or 'none'}")
 
 
 class PartitionStates(Generic[S]):
@@ -155,6 +159,7 @@ class PartitionStates(Generic[S]):
         self._saved_when: dict[int, float] = {}
         #: How each partition held now began: restored (from which offset) or fresh.
         self.restores: dict[int, Restore] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
 
     # ------------------------------------------------------------------ records
 
@@ -187,6 +192,7 @@ class PartitionStates(Generic[S]):
         snapshot = await self._read_snapshot(partition)
         state = self._build(partition)
         restore = self._restore(partition, state, snapshot)
+        restore = dataclasses.replace(restore, warming=warming_detectors(getattr(state, "detectors", [])))
         self._states[partition] = state
         self.restores[partition] = restore
         if restore.offset is not None:
@@ -221,6 +227,10 @@ class PartitionStates(Generic[S]):
 
     # ------------------------------------------------------------------ snapshots
 
+    def due_partitions(self) -> list[int]:
+        """Partitions held whose snapshot is due (see `due`)."""
+        return [p for p in self.partitions if self.due(p)]
+
     def due(self, partition: int) -> bool:
         """Whether the partition has unsaved records and its last snapshot is `every_s` old."""
         return (self._next.get(partition) != self._saved.get(partition)
@@ -243,35 +253,50 @@ class PartitionStates(Generic[S]):
         self._saved[snapshot.partition] = snapshot.offset
         self._saved_when[snapshot.partition] = self._clock()
 
-    def save(self, partition: int) -> PartitionSnapshot | None:
-        """Write the partition's snapshot now (blocking); the snapshot written, or None."""
-        snapshot = self.dump(partition)
-        if snapshot is None:
-            return None
-        try:
-            self._snapshots.put(snapshot)
-        except Exception:  # noqa: BLE001 - not saved: nothing is committed, the last snapshot stands
-            log.exception("could not save the %s snapshot of %s[%d]", self.stage, self.topic, partition)
-            return None
-        self.saved(snapshot)
-        return snapshot
+    async def checkpoint(
+        self,
+        partition: int,
+        flush: Callable[[], Awaitable[None]],
+        commit: Callable[[PartitionSnapshot], Awaitable[None]] | None = None,
+    ) -> PartitionSnapshot | None:
+        """Snapshot the partition, then make its offset committable; the snapshot, or None.
 
-    async def save_async(self, partition: int) -> PartitionSnapshot | None:
-        """As `save`, with the state pickled here and the write done in a thread."""
-        snapshot = self.dump(partition)
-        if snapshot is None:
-            return None
-        try:
-            await asyncio.to_thread(self._snapshots.put, snapshot)
-        except Exception:  # noqa: BLE001
-            log.exception("could not save the %s snapshot of %s[%d]", self.stage, self.topic, partition)
-            return None
-        self.saved(snapshot)
-        return snapshot
+        The state is pickled first, then the producer is flushed (so every output of a record
+        the snapshot covers is on Kafka), then the snapshot is written (in a thread), and only
+        then `commit` is told. One checkpoint of a partition at a time, so an older snapshot
+        never lands after a newer one.
+        """
+        async with self._locks.setdefault(partition, asyncio.Lock()):
+            snapshot = self.dump(partition)
+            if snapshot is None:
+                return None
+            try:
+                await flush()
+                await asyncio.to_thread(self._snapshots.put, snapshot)
+            except Exception:  # noqa: BLE001 - not saved: nothing is committed, the last snapshot stands
+                log.exception("could not save the %s snapshot of %s[%d]", self.stage, self.topic, partition)
+                return None
+            self.saved(snapshot)
+            if commit is not None:
+                await commit(snapshot)
+            return snapshot
 
     def save_all(self) -> list[PartitionSnapshot]:
-        """Save every partition held that has unsaved records."""
-        return [s for s in (self.save(p) for p in self.partitions) if s is not None]
+        """Save every partition held that has unsaved records, now (at shutdown, with the
+        agents stopped and the producer flushed); nothing is committed."""
+        written = []
+        for partition in self.partitions:
+            snapshot = self.dump(partition)
+            if snapshot is None:
+                continue
+            try:
+                self._snapshots.put(snapshot)
+            except Exception:  # noqa: BLE001
+                log.exception("could not save the %s snapshot of %s[%d]", self.stage, self.topic, partition)
+                continue
+            self.saved(snapshot)
+            written.append(snapshot)
+        return written
 
     def keep_only(self, partitions: set[int]) -> list[int]:
         """Forget the state of every partition not in `partitions` (no longer assigned here)."""
