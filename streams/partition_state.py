@@ -106,6 +106,15 @@ class GraderCodec:
         return ["grader"], {}
 
 
+def make_snapshot(group_id: str, stage: str, partition: int, offset: int, codec: StateCodec[S], state: S) -> PartitionSnapshot:
+    """A snapshot of `state` covering `partition` up to (not including) `offset`, taken now."""
+    return PartitionSnapshot(
+        group_id=group_id, stage=stage, partition=partition, offset=offset,
+        format=PARTITION_SNAPSHOT_FORMAT, riskwatch_version=riskwatch_version(),
+        blob=pickle.dumps(codec.dump(state), protocol=pickle.HIGHEST_PROTOCOL), saved_at=datetime.now(UTC),
+    )
+
+
 def _class_name(owner: object) -> str:
     return f"{type(owner).__module__}.{type(owner).__qualname__}"
 
@@ -241,12 +250,7 @@ class PartitionStates(Generic[S]):
         offset = self._next.get(partition)
         if partition not in self._states or offset is None or offset == self._saved.get(partition):
             return None
-        return PartitionSnapshot(
-            group_id=self.group_id, stage=self.stage, partition=partition, offset=offset,
-            format=PARTITION_SNAPSHOT_FORMAT, riskwatch_version=riskwatch_version(),
-            blob=pickle.dumps(self._codec.dump(self._states[partition]), protocol=pickle.HIGHEST_PROTOCOL),
-            saved_at=datetime.now(UTC),
-        )
+        return make_snapshot(self.group_id, self.stage, partition, offset, self._codec, self._states[partition])
 
     def saved(self, snapshot: PartitionSnapshot) -> None:
         """The snapshot is in the store: its offset may be committed."""

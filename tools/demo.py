@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import signal
 import socket
 import subprocess
@@ -73,31 +72,45 @@ def paint(text: str, colour: str, enabled: bool) -> str:
 
 def warm_up_state(settings: Settings, scenario: object, days: int, sensor_days: int) -> tuple[int, float]:
     """Build detector state from ordinary days before the scenario, offline and in-process, and
-    save it where the worker restores it from at start (`streams/state.py`).
+    save it where the worker restores it from: one snapshot per events partition in the store,
+    covering none of the topic's records (offset 0), see `streams/partition_state.py`.
 
-    The same detectors as the worker's (same config) see the history's events, so Prophet has
-    its week of counts, the burst detector its background rate and each PyOD model its training
-    window when the live scenario starts. Any older snapshot (a previous demo's open incidents
-    included) is removed first. Returns (events, seconds).
+    The same detectors as the worker's (same config) see the history's events, each on the
+    partition its district's events go to, so Prophet has its week of counts, the burst detector
+    its background rate and each PyOD model its training window when the live scenario starts.
+    Any older snapshot (a previous demo's open incidents included) is replaced. Returns
+    (events, seconds).
     """
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from riskwatch.alerts.store.store import WarningStore
     from riskwatch.config.loader import load_city_config
     from riskwatch.config.regions import RegionIndex
     from riskwatch.contracts import Event
     from riskwatch.simulator.history import history_messages
+    from riskwatch.streams.normalize import partition_key
+    from riskwatch.streams.partition_state import DetectCodec, make_snapshot
     from riskwatch.streams.pipeline import DetectStage, NormalizeStage
-    from riskwatch.streams.state import StateStore
 
     started = time.monotonic()
     config = load_city_config(settings.config_dir)
-    state_dir = settings.data_dir / "state"
-    shutil.rmtree(state_dir, ignore_errors=True)
-    normalize, detect = NormalizeStage(config, RegionIndex(config.regions)), DetectStage(config)
+    normalize = NormalizeStage(config, RegionIndex(config.regions))
+    partitions = list(range(settings.partitions))
+    partitioner = DefaultPartitioner()  # the one the worker's producer keys events with
+    stages = {p: DetectStage(config) for p in partitions}
     messages = history_messages(scenario, config, days, sensor_days)  # type: ignore[arg-type]
     for message in messages:
         event = normalize(message.source, message.value)
         if isinstance(event, Event):
-            detect(event)
-    StateStore(state_dir).save_stage(detect)
+            stages[partitioner(partition_key(event).encode(), partitions, partitions)](event)
+    store = WarningStore(settings.database_url)
+    try:
+        store.migrate()
+        store.partition_snapshots.clear(settings.app_id)
+        for partition, stage in stages.items():
+            store.partition_snapshots.put(make_snapshot(settings.app_id, "detect", partition, 0, DetectCodec(), stage))
+    finally:
+        store.close()
     return len(messages), time.monotonic() - started
 
 

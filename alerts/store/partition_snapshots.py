@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from riskwatch.alerts.store.sessions import Sessions
 from riskwatch.alerts.store.tables import PartitionSnapshotRow
@@ -70,6 +70,12 @@ class PartitionSnapshotRepository:
         )
         with self._sessions.read() as session:
             return {partition: offset for partition, offset in session.execute(query)}
+
+    def clear(self, group_id: str) -> int:
+        """Forget every snapshot of a group (its next workers start cold); how many there were."""
+        with self._sessions.write() as session:
+            result = session.execute(delete(PartitionSnapshotRow).where(PartitionSnapshotRow.group_id == group_id))
+            return int(result.rowcount or 0)
 
     @staticmethod
     def _model(row: PartitionSnapshotRow) -> PartitionSnapshot:

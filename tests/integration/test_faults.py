@@ -2,18 +2,18 @@
 
 A scenario with upstream faults (corrupted sends, re-sends) plus a corpus of nasty records is
 fed to the raw topics. A first worker drains the start of it and stops cleanly (leaving a state
-snapshot); a second one, restored from that snapshot, is SIGKILLed while it is working through
-more, so the group's committed offsets are ahead of the snapshot; a third worker with the same
-app id and data directory takes over, and the rest is sent to it. Then: it rewound the committed
-offsets to where its restored state ends, every raw record is on the events topic or the
-dead-letter topic (duplicates allowed, loss not), every malformed record is dead-lettered with
-a reason, the store's warnings are the offline replay's, and no warning version was published
-twice with different content.
+snapshot of every partition it read in the store); a second one, restored from those snapshots,
+is SIGKILLed while it is working through more; a third worker of the same group takes over, and
+the rest is sent to it. Then: no committed offset of the events and signals topics was ahead of
+its partition's snapshot, the third worker restored each partition where its snapshot ends,
+every raw record is on the events topic or the dead-letter topic (duplicates allowed, loss
+not), every malformed record is dead-lettered with a reason, the store's warnings are the
+offline replay's, and no warning version was published twice with different content.
 
 The rest is sent after the restart, as it would arrive live: a worker that finds hours of the
 three raw topics waiting reads them at different paces, and the grader opens an incident on
 whichever source's signal comes first, so a backlog alone can change a warning's id (a matter
-of arrival order, not of lost state; the events re-read after the rewind are in their order).
+of arrival order, not of lost state).
 
 A broker crash and restart mid-stream is tested in test_broker_restart.py.
 """
@@ -29,10 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from riskwatch.alerts.grading.grader import Grader
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import load_city_config
-from riskwatch.config.regions import RegionIndex
 from riskwatch.config.settings import Settings
 from riskwatch.contracts import DeadLetter, Event, Warning
 from riskwatch.contracts import topics as T
@@ -40,9 +38,8 @@ from riskwatch.simulator.generate import simulate
 from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import FILE_NAMES, Outgoing, encode, write_files
 from riskwatch.streams.admin import create_topics
-from riskwatch.streams.pipeline import DetectStage
 from riskwatch.streams.replay import replay
-from riskwatch.streams.state import StateStore, TopicOffsets
+from riskwatch.streams.state import TopicOffsets
 from riskwatch.tools.devservices.kafka import KafkaBroker
 from tests.databases import fresh_database
 from tests.fault_support import (
@@ -80,7 +77,7 @@ INTERNAL_GARBAGE = {
 RAW_NAMES = frozenset(spec.name for spec in T.RAW_TOPICS.values())
 OUTPUTS = [T.EVENTS.name, T.WARNINGS.name, T.DEADLETTER.name]
 STATEFUL = [T.EVENTS.name, T.SIGNALS.name]
-REWOUND = re.compile(r"rewound (\S+)\[(\d+)\] from (\d+) to (\d+) \((snapshot|no snapshot)\)")
+RESTORED = re.compile(r"\w+ state of (\S+)\[(\d+)\] restored from the snapshot at offset (\d+) ")
 
 
 @dataclass
@@ -158,7 +155,7 @@ def killed_run(broker: str, database_url: str, tmp_path_factory: pytest.TempPath
         events_at_kill = end_offsets(broker, settings, [T.EVENTS.name])[T.EVENTS.name]
         lag_at_kill = group_lag(broker, settings)
         committed_at_kill = {(tp.topic, tp.partition): n for tp, n in group_committed(broker, settings, STATEFUL).items()}
-        snapshot_at_kill = _snapshot_offsets(settings.data_dir / "state")
+        snapshot_at_kill = _snapshot_offsets(database_url, settings.app_id)
         workers[2].start()
         asyncio.run(produce(broker, rest))
         asyncio.run(_send_internal_garbage(broker))
@@ -172,13 +169,14 @@ def killed_run(broker: str, database_url: str, tmp_path_factory: pytest.TempPath
             worker.stop()
 
 
-def _snapshot_offsets(directory: Path) -> TopicOffsets:
-    """Where the state a worker would restore from `directory` ends, as the worker restores it."""
-    config = load_city_config()
-    state = StateStore(directory)
-    report = state.restore_stage(DetectStage(config))
-    state.restore_grader(Grader(config, RegionIndex(config.regions), silences=list), report)
-    return report.offsets
+def _snapshot_offsets(database_url: str, group: str) -> TopicOffsets:
+    """Where each partition's snapshot in the store ends, by topic."""
+    store = WarningStore(database_url)
+    try:
+        return {T.EVENTS.name: store.partition_snapshots.offsets(group, "detect"),
+                T.SIGNALS.name: store.partition_snapshots.offsets(group, "grade")}
+    finally:
+        store.close()
 
 
 async def _send_internal_garbage(bootstrap: str) -> None:
@@ -252,21 +250,23 @@ def test_malformed_input_of_any_kind_is_dead_lettered_with_a_reason(killed_run: 
     assert "crashed" not in killed_run.restarted.log_path.read_text(errors="replace").lower()
 
 
-def test_the_restarted_worker_resumes_where_its_restored_state_ends(killed_run: FaultRun) -> None:
-    """The killed worker committed past its last snapshot; before consuming, the restarted one
-    set every such offset back to the snapshot's (to the start where the snapshot has none)."""
-    expected = {}
-    for (topic, partition), committed in killed_run.committed_at_kill.items():
-        covered = killed_run.snapshot_at_kill.get(topic, {}).get(partition)
-        if committed > (covered or 0):
-            expected[(topic, partition)] = (committed, covered or 0, "snapshot" if covered is not None else "no snapshot")
-    assert any(reason == "snapshot" for *_, reason in expected.values()), (
-        f"the kill left no commit ahead of the snapshot, nothing to test: {killed_run.committed_at_kill} "
-        f"vs {killed_run.snapshot_at_kill}"
-    )
+def test_no_committed_offset_is_ahead_of_its_snapshot(killed_run: FaultRun) -> None:
+    """The events and signals offsets are committed only once a snapshot covers them."""
+    assert killed_run.committed_at_kill, "nothing of the events or signals was committed: nothing to test"
+    ahead = {
+        (topic, partition): (committed, killed_run.snapshot_at_kill.get(topic, {}).get(partition))
+        for (topic, partition), committed in killed_run.committed_at_kill.items()
+        if committed > killed_run.snapshot_at_kill.get(topic, {}).get(partition, 0)
+    }
+    assert not ahead, f"committed offsets ahead of the snapshot: {ahead}"
+
+
+def test_the_restarted_worker_restores_each_partition_where_its_snapshot_ends(killed_run: FaultRun) -> None:
     log = killed_run.restarted.log_path.read_text(errors="replace")
-    rewound = {(topic, int(p)): (int(old), int(new), reason) for topic, p, old, new, reason in REWOUND.findall(log)}
-    assert rewound == expected, f"worker log:\n{killed_run.restarted.log_tail()}"
+    restored = {(topic, int(p)): int(offset) for topic, p, offset in RESTORED.findall(log)}
+    expected = {(topic, p): offset for topic, parts in killed_run.snapshot_at_kill.items() for p, offset in parts.items()}
+    assert expected, "the kill left no snapshot: nothing to test"
+    assert restored == expected, f"worker log:\n{killed_run.restarted.log_tail()}"
 
 
 def test_store_holds_the_replays_incidents_no_more_no_fewer(killed_run: FaultRun) -> None:
