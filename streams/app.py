@@ -26,6 +26,7 @@ written, so no committed offset is ahead of a snapshot (`streams/partition_state
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ class PipelineApp:
     #: Store writes held through outages; the worker stops it first thing when it stops.
     store_retry: StoreRetry
     #: Snapshot detector, gate and grader state; the worker calls it at clean shutdown.
-    save_state: Callable[[], None]
+    save_state: Callable[[], Awaitable[None]]
     #: Each partition's detect stage and grader, restored from the store on its first record.
     detect_states: PartitionStates[DetectStage]
     grade_states: PartitionStates[Grader]
@@ -340,10 +341,17 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
             if gone:
                 log.warning("%s state of %s%s handed over", states.stage, states.topic, gone)
 
-    def save_state() -> None:
-        """Snapshot every partition held; the worker calls it at clean shutdown, after the agents stopped."""
-        detect_states.save_all()
-        grade_states.save_all()
+    async def save_state() -> None:
+        """Snapshot every partition held; the worker calls it at clean shutdown, after the agents
+        stopped. Nothing is committed: the next owner skips what the snapshots cover."""
+        async def flushed() -> None:
+            """The app has stopped its producer by now, which delivered what it held (or failed)."""
+            with contextlib.suppress(Exception):
+                await app.producer.flush()
+
+        for states in (detect_states, grade_states):
+            for partition in states.partitions:
+                await states.checkpoint(partition, flushed)
 
     return PipelineApp(
         app=app,

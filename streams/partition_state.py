@@ -285,23 +285,6 @@ class PartitionStates(Generic[S]):
                 await commit(snapshot)
             return snapshot
 
-    def save_all(self) -> list[PartitionSnapshot]:
-        """Save every partition held that has unsaved records, now (at shutdown, with the
-        agents stopped and the producer flushed); nothing is committed."""
-        written = []
-        for partition in self.partitions:
-            snapshot = self.dump(partition)
-            if snapshot is None:
-                continue
-            try:
-                self._snapshots.put(snapshot)
-            except Exception:  # noqa: BLE001
-                log.exception("could not save the %s snapshot of %s[%d]", self.stage, self.topic, partition)
-                continue
-            self.saved(snapshot)
-            written.append(snapshot)
-        return written
-
     def keep_only(self, partitions: set[int]) -> list[int]:
         """Forget the state of every partition not in `partitions` (no longer assigned here)."""
         gone = [p for p in self._states if p not in partitions]

@@ -65,7 +65,7 @@ class ReadyWorker(faust.Worker):
 
     async def on_shutdown(self) -> None:
         """After the agents have stopped: snapshot each partition's detector and grader state."""
-        self._save_state()
+        await self._save_state()
         await super().on_shutdown()
 
 

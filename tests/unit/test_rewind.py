@@ -132,19 +132,3 @@ def test_nothing_is_altered_when_the_commits_are_within_the_state(monkeypatch: p
     admin = _Admin({EV0: 1100, EV1: 12}, members=1)
     assert _rewind(monkeypatch, admin) == []
     assert admin.altered is None
-
-
-def test_a_broker_that_cannot_rewind_never_stops_the_worker(monkeypatch: pytest.MonkeyPatch,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
-    from kafka.errors import UnsupportedVersionError
-
-    from riskwatch.config.settings import Settings
-    from riskwatch.streams import worker
-
-    def refuse(*args: Any, **kwargs: Any) -> list[Rewind]:
-        raise UnsupportedVersionError("OffsetCommit v8")
-
-    monkeypatch.setattr(worker, "rewind_to_snapshot", refuse)
-    with caplog.at_level(logging.WARNING, logger=worker.__name__):
-        worker.rewind_group(Settings(app_id="rw"), {})
-    assert any("could not rewind group rw" in m and "UnsupportedVersionError" in m for m in caplog.messages)
