@@ -169,6 +169,9 @@ class PartitionStates(Generic[S]):
         #: How each partition held now began: restored (from which offset) or fresh.
         self.restores: dict[int, Restore] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        #: Partitions whose record is being handled: their state may hold part of a record
+        #: whose outputs are not all sent, so they are not snapshotted until it is processed.
+        self._in_flight: set[int] = set()
 
     # ------------------------------------------------------------------ records
 
@@ -183,10 +186,12 @@ class PartitionStates(Generic[S]):
             state = await self._open(partition)
         if offset < self._next.get(partition, 0):
             return None
+        self._in_flight.add(partition)
         return state
 
     def processed(self, partition: int, offset: int) -> None:
         """The record at `offset` is in the partition's state now (a skipped record changes nothing)."""
+        self._in_flight.discard(partition)
         if partition in self._states:
             self._next[partition] = max(self._next.get(partition, 0), offset + 1)
 
@@ -237,8 +242,8 @@ class PartitionStates(Generic[S]):
     # ------------------------------------------------------------------ snapshots
 
     def due_partitions(self) -> list[int]:
-        """Partitions held whose snapshot is due (see `due`)."""
-        return [p for p in self.partitions if self.due(p)]
+        """Partitions held whose snapshot is due (see `due`) and that no record is in the middle of."""
+        return [p for p in self.partitions if self.due(p) and p not in self._in_flight]
 
     def due(self, partition: int) -> bool:
         """Whether the partition has unsaved records and its last snapshot is `every_s` old."""
@@ -246,9 +251,12 @@ class PartitionStates(Generic[S]):
                 and self._clock() - self._saved_when.get(partition, 0.0) >= self.every_s)
 
     def dump(self, partition: int) -> PartitionSnapshot | None:
-        """A snapshot of the partition's state as it is now, or None if it has nothing unsaved."""
+        """A snapshot of the partition's state as it is now, or None if it has nothing unsaved or
+        a record of it is being handled."""
         offset = self._next.get(partition)
         if partition not in self._states or offset is None or offset == self._saved.get(partition):
+            return None
+        if partition in self._in_flight:
             return None
         return make_snapshot(self.group_id, self.stage, partition, offset, self._codec, self._states[partition])
 
@@ -291,4 +299,5 @@ class PartitionStates(Generic[S]):
         for partition in gone:
             for table in (self._states, self._next, self._saved, self._saved_when, self.restores):
                 table.pop(partition, None)
+            self._in_flight.discard(partition)
         return gone

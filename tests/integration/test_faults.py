@@ -132,7 +132,8 @@ def killed_run(broker: str, database_url: str, tmp_path_factory: pytest.TempPath
     """Drain a start and stop cleanly, feed more, SIGKILL the worker mid-stream, restart, feed
     the rest, drain."""
     workdir = tmp_path_factory.mktemp("faults")
-    settings = Settings(broker=broker, database_url=database_url, data_dir=workdir / "data", app_id="riskwatch-faults", snapshot_every_s=2.0,
+    settings = Settings(broker=broker, database_url=database_url, data_dir=workdir / "data", app_id="riskwatch-faults",
+                        snapshot_every_s=2.0,
                         partitions=PARTITIONS)
     create_topics(broker, settings.partitions, 1, settings)
     scenario = load_scenario(SCENARIO)

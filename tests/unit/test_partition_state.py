@@ -193,3 +193,25 @@ def test_grader_state_round_trips(events: list[Event], store: WarningStore) -> N
     restored = Grader(CONFIG, REGIONS, silences=list)
     GraderCodec().load(restored, pickle.loads(pickle.dumps(GraderCodec().dump(grader))))
     assert restored.get_state() == grader.get_state()
+
+
+def test_a_partition_is_not_snapshotted_in_the_middle_of_a_record(events: list[Event], store: WarningStore) -> None:
+    """A timer's checkpoint between a record's state change and its sends would cover outputs
+    that may never be written; it waits for the record to be processed."""
+    clock = [0.0]
+    states = detect_states(store, clock)
+
+    async def scenario() -> tuple[PartitionSnapshot | None, list[int], PartitionSnapshot | None]:
+        await feed(states, events[:20], 0)
+        stage = await states.for_record(0, 20)
+        assert stage is not None
+        stage(events[20])  # handled, its signals not yet sent
+        clock[0] = 31.0
+        during = await states.checkpoint(0, nothing)
+        due = states.due_partitions()
+        states.processed(0, 20)
+        return during, due, await states.checkpoint(0, nothing)
+
+    during, due, after = asyncio.run(scenario())
+    assert during is None and due == []
+    assert after is not None and after.offset == 21
