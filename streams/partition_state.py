@@ -285,8 +285,10 @@ class PartitionStates(Generic[S]):
             try:
                 await flush()
                 await asyncio.to_thread(self._snapshots.put, snapshot)
-            except Exception:  # noqa: BLE001 - not saved: nothing is committed, the last snapshot stands
-                log.exception("could not save the %s snapshot of %s[%d]", self.stage, self.topic, partition)
+            except Exception as exc:  # noqa: BLE001 - not saved: nothing is committed, the last snapshot stands
+                log.warning("could not save the %s snapshot of %s[%d] (%s: %s); next try in %.0f s",
+                            self.stage, self.topic, partition, type(exc).__name__, exc, self.every_s)
+                self._saved_when[partition] = self._clock()  # not on every record while the store is away
                 return None
             self.saved(snapshot)
             if commit is not None:

@@ -114,7 +114,8 @@ def test_records_the_state_has_seen_are_skipped(events: list[Event], store: Warn
 
 
 def test_nothing_is_committed_when_the_snapshot_cannot_be_written(events: list[Event], store: WarningStore) -> None:
-    states = detect_states(store)
+    clock = [0.0]
+    states = detect_states(store, clock)
     commits: list[PartitionSnapshot] = []
 
     async def commit(snapshot: PartitionSnapshot) -> None:
@@ -125,10 +126,13 @@ def test_nothing_is_committed_when_the_snapshot_cannot_be_written(events: list[E
         store.engine.dispose()
         Path(str(store.url.database)).unlink()
         Path(str(store.url.database)).mkdir()  # the file is now a directory: every write fails
+        clock[0] = 31.0
+        assert states.due(0)
         return await states.checkpoint(0, nothing, commit)
 
     assert asyncio.run(scenario()) is None
     assert commits == []
+    assert not states.due(0)  # the next try waits a full interval, not the next record
 
 
 def test_an_older_checkpoint_never_lands_after_a_newer_one(events: list[Event], store: WarningStore) -> None:
