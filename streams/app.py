@@ -145,14 +145,21 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
         reloader.apply_current(stage)
         return stage
 
+    def earliest_of(topic: str) -> Callable[[int], Awaitable[int]]:
+        async def earliest(partition: int) -> int:
+            """The partition's first retained offset (the broker's log start)."""
+            tp = TP(topic, partition)
+            return (await app.consumer.earliest_offsets(tp))[tp]
+        return earliest
+
     detect_states: PartitionStates[DetectStage] = PartitionStates(
         stage="detect", topic=T.EVENTS.name, group_id=settings.app_id, build=build_stage, codec=DetectCodec(),
-        snapshots=store.partition_snapshots, every_s=settings.snapshot_every_s,
+        snapshots=store.partition_snapshots, every_s=settings.snapshot_every_s, earliest=earliest_of(T.EVENTS.name),
     )
     grade_states: PartitionStates[Grader] = PartitionStates(
         stage="grade", topic=T.SIGNALS.name, group_id=settings.app_id,
         build=lambda partition: Grader(config, regions, silences=lambda: active_silences), codec=GraderCodec(),
-        snapshots=store.partition_snapshots, every_s=settings.snapshot_every_s,
+        snapshots=store.partition_snapshots, every_s=settings.snapshot_every_s, earliest=earliest_of(T.SIGNALS.name),
     )
 
     raw_in = _raw_topic(app, T.RAW_HOTLINE.name, T.RAW_POLICE.name, T.RAW_SENSOR.name)

@@ -156,10 +156,13 @@ class PartitionStates(Generic[S]):
         snapshots: PartitionSnapshotRepository,
         every_s: float,
         clock: Callable[[], float] = time.monotonic,
+        earliest: Callable[[int], Awaitable[int]] | None = None,
     ) -> None:
+        """`earliest` gives a partition's first retained offset: a partition whose first record
+        here is that one starts fresh without its snapshot while the store cannot be read."""
         self.stage, self.topic, self.group_id = stage, topic, group_id
         self._build, self._codec, self._snapshots = build, codec, snapshots
-        self.every_s, self._clock = every_s, clock
+        self.every_s, self._clock, self._earliest = every_s, clock, earliest
         self._states: dict[int, S] = {}
         #: Next offset each partition's state has not seen.
         self._next: dict[int, int] = {}
@@ -183,7 +186,7 @@ class PartitionStates(Generic[S]):
         """
         state = self._states.get(partition)
         if state is None:
-            state = await self._open(partition)
+            state = await self._open(partition, offset)
         if offset < self._next.get(partition, 0):
             return None
         self._in_flight.add(partition)
@@ -202,10 +205,29 @@ class PartitionStates(Generic[S]):
     def partitions(self) -> list[int]:
         return sorted(self._states)
 
-    async def _open(self, partition: int) -> S:
-        snapshot = await self._read_snapshot(partition)
+    async def _open(self, partition: int, offset: int) -> S:
         state = self._build(partition)
-        restore = self._restore(partition, state, snapshot)
+        try:
+            snapshot = await asyncio.to_thread(self._snapshots.get, self.group_id, self.stage, partition)
+        except Exception as exc:  # noqa: BLE001 - the store is away
+            if await self._from_the_start(partition, offset):
+                # Read from its first retained record, a fresh state sees the partition's whole
+                # history whatever a snapshot holds: no need to wait for the store.
+                restore = Restore(partition, None, fresh={self.stage: f"store unavailable ({type(exc).__name__}), "
+                                                                      f"read from the first retained record {offset}"})
+                return self._opened(partition, state, restore)
+            snapshot = await self._read_snapshot(partition)
+        return self._opened(partition, state, self._restore(partition, state, snapshot))
+
+    async def _from_the_start(self, partition: int, offset: int) -> bool:
+        if self._earliest is None:
+            return False
+        try:
+            return offset <= await self._earliest(partition)
+        except Exception:  # noqa: BLE001 - unknown: wait for the store
+            return False
+
+    def _opened(self, partition: int, state: S, restore: Restore) -> S:
         restore = dataclasses.replace(restore, warming=warming_detectors(getattr(state, "detectors", [])))
         self._states[partition] = state
         self.restores[partition] = restore

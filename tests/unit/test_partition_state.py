@@ -219,3 +219,24 @@ def test_a_partition_is_not_snapshotted_in_the_middle_of_a_record(events: list[E
     during, due, after = asyncio.run(scenario())
     assert during is None and due == []
     assert after is not None and after.offset == 21
+
+
+def test_a_partition_read_from_its_first_record_opens_fresh_while_the_store_is_away(
+    events: list[Event], store: WarningStore
+) -> None:
+    """A fresh state that reads a partition from its first retained record sees its whole
+    history, so it need not wait for the store to say whether a snapshot exists."""
+
+    async def earliest(partition: int) -> int:
+        return 0
+
+    states: PartitionStates[DetectStage] = PartitionStates(
+        stage="detect", topic=TOPIC, group_id="g", build=lambda p: DetectStage(CONFIG), codec=DetectCodec(),
+        snapshots=store.partition_snapshots, every_s=30.0, earliest=earliest,
+    )
+    store.engine.dispose()
+    Path(str(store.url.database)).unlink()
+    Path(str(store.url.database)).mkdir()  # every read fails
+    assert asyncio.run(states.for_record(2, 0)) is not None
+    assert states.restores[2].offset is None
+    assert "store unavailable" in states.restores[2].fresh["detect"]
