@@ -213,7 +213,7 @@ class PartitionStates(Generic[S]):
             if await self._from_the_start(partition, offset):
                 # Read from its first retained record, a fresh state sees the partition's whole
                 # history whatever a snapshot holds: no need to wait for the store.
-                restore = Restore(partition, None, fresh={self.stage: f"store unavailable ({type(exc).__name__}), "
+                restore = Restore(partition, None, fresh={self.stage: f"snapshot unreadable now ({type(exc).__name__}), "
                                                                       f"read from the first retained record {offset}"})
                 return self._opened(partition, state, restore)
             snapshot = await self._read_snapshot(partition)

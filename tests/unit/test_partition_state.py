@@ -239,4 +239,4 @@ def test_a_partition_read_from_its_first_record_opens_fresh_while_the_store_is_a
     Path(str(store.url.database)).mkdir()  # every read fails
     assert asyncio.run(states.for_record(2, 0)) is not None
     assert states.restores[2].offset is None
-    assert "store unavailable" in states.restores[2].fresh["detect"]
+    assert "snapshot unreadable now" in states.restores[2].fresh["detect"]
