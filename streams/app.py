@@ -38,6 +38,7 @@ from faust.types import TP
 
 from riskwatch.alerts.disposal.silences import Silence
 from riskwatch.alerts.grading.grader import Grader
+from riskwatch.alerts.store.partition_snapshots import PartitionSnapshot
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import CityConfig
 from riskwatch.config.regions import RegionIndex
@@ -47,7 +48,6 @@ from riskwatch.contracts import topics as T
 from riskwatch.streams.agent_loop import RecordMessage, each_record
 from riskwatch.streams.health import WorkerCounters, component_name, consumer_lag, health_payload, warming_up
 from riskwatch.streams.normalize import partition_key
-from riskwatch.alerts.store.partition_snapshots import PartitionSnapshot
 from riskwatch.streams.partition_state import DetectCodec, GraderCodec, PartitionStates
 from riskwatch.streams.pipeline import DetectStage, NormalizeStage
 from riskwatch.streams.reload import ConfigReloader

@@ -32,15 +32,18 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Generic, Protocol, TypeVar
 
 from riskwatch.alerts.store.partition_snapshots import PartitionSnapshot, PartitionSnapshotRepository
 from riskwatch.detectors.base import warming_detectors
 from riskwatch.detectors.registry import Watched
 from riskwatch.streams.pipeline import DetectStage
-from riskwatch.streams.state import GATE_STATE, riskwatch_version
 
 log = logging.getLogger(__name__)
+
+#: The gate's memory (per-stream watermarks, recent ids); its settings and counters stay the worker's own.
+GATE_STATE = ("_watermarks", "_seen")
 
 #: Bump when the layout of a partition snapshot changes; older snapshots are then not restored.
 PARTITION_SNAPSHOT_FORMAT = 1
@@ -104,6 +107,14 @@ class GraderCodec:
     def load(self, grader: Any, data: Any) -> tuple[list[str], dict[str, str]]:
         grader.set_state(data)
         return ["grader"], {}
+
+
+def riskwatch_version() -> str:
+    """The installed riskwatch version, recorded with each snapshot."""
+    try:
+        return version("riskwatch")
+    except PackageNotFoundError:  # pragma: no cover - running from a tree that was never installed
+        return "0+unknown"
 
 
 def make_snapshot(group_id: str, stage: str, partition: int, offset: int, codec: StateCodec[S], state: S) -> PartitionSnapshot:

@@ -14,11 +14,9 @@ import faust
 from riskwatch.config.loader import load_city_config
 from riskwatch.config.settings import Settings
 from riskwatch.streams.admin import create_topics
-from riskwatch.streams.app import BROKER_SESSION_TIMEOUT_S, PipelineApp, create_app
+from riskwatch.streams.app import PipelineApp, create_app
 
 log = logging.getLogger(__name__)
-#: Longer than a session, so a killed worker's membership has expired when the wait ends.
-EMPTY_GROUP_WAIT_S = BROKER_SESSION_TIMEOUT_S + 5.0
 
 
 def worker_env(settings: Settings) -> dict[str, str]:

@@ -39,7 +39,6 @@ from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import FILE_NAMES, Outgoing, encode, write_files
 from riskwatch.streams.admin import create_topics
 from riskwatch.streams.replay import replay
-from riskwatch.streams.state import TopicOffsets
 from riskwatch.tools.devservices.kafka import KafkaBroker
 from tests.databases import fresh_database
 from tests.fault_support import (
@@ -58,6 +57,9 @@ from tests.fault_support import (
 from tests.malformed_corpus import nasty_records
 
 pytestmark = pytest.mark.integration
+
+#: Next offset to process, by topic and partition.
+TopicOffsets = dict[str, dict[int, int]]
 
 SCENARIO = "gas_leak"  # ten hours with a level-I incident, ~0.5 % corrupted sends and ~1 % re-sends
 PARTITIONS = 3

@@ -23,10 +23,10 @@ import pytest
 
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import load_city_config
-from riskwatch.detectors.base import warming_detectors
 from riskwatch.config.settings import Settings
 from riskwatch.contracts import Event, Warning
 from riskwatch.contracts import topics as T
+from riskwatch.detectors.base import warming_detectors
 from riskwatch.simulator.generate import simulate
 from riskwatch.simulator.scenario import load_scenario
 from riskwatch.simulator.sinks import FILE_NAMES, Outgoing, encode, write_files

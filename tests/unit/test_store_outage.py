@@ -27,8 +27,8 @@ from riskwatch.streams.agent_loop import each_record
 from riskwatch.streams.store_agents import feedback_handler, store_handler
 from riskwatch.streams.store_retry import (
     Backoff,
-    StoreAvailability,
     RetryStopped,
+    StoreAvailability,
     StoreRetry,
     read_store_status,
     status_path,
