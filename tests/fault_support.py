@@ -189,6 +189,23 @@ def offline_outcome(raw: Iterable[Outgoing]) -> tuple[set[str], Counter[tuple[st
     return event_ids, dead
 
 
+def dead_lettered_records(letters: Iterable[DeadLetter]) -> Counter[tuple[str, bytes]]:
+    """The (topic, bytes) of each distinct record dead-lettered, as offline_outcome counts them.
+
+    Dead letters are at least once: a record dead-lettered just before its partition moved to
+    another worker (before the offset was committed) is dead-lettered again there. A dead letter
+    is identified by where its record came from (topic, partition, offset), and copies of one
+    must carry the same reason and bytes.
+    """
+    by_origin: dict[tuple[str, int | None, int | None], DeadLetter] = {}
+    for letter in letters:
+        origin = (letter.source_topic, letter.partition, letter.offset)
+        first = by_origin.setdefault(origin, letter)
+        assert (first.reason, first.original) == (letter.reason, letter.original), f"two dead letters of {origin} differ"
+        assert letter.partition is not None and letter.offset is not None, f"dead letter without its origin: {letter.reason}"
+    return Counter((letter.source_topic, letter.original) for letter in by_origin.values())
+
+
 def version_content(warning: Warning) -> tuple:
     """What a warning version says, without the times it was written at."""
     return (warning.msg_type, warning.level, warning.region_code, warning.category, warning.sources,

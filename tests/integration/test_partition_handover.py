@@ -1,6 +1,6 @@
 """State follows partitions: a worker SIGKILLed mid-catch-up hands its partitions over warm.
 
-A scenario is produced all at once; two workers share its partitions and catch up on them,
+A scenario is produced all at once and without keys; two workers share its partitions and catch up on them,
 snapshotting each partition's state to the store (every second here) and committing only the
 offsets those snapshots cover. One worker is SIGKILLed while the backlog is still being worked
 through, after it has snapshotted at least one partition it took over. The survivor takes its
@@ -12,6 +12,7 @@ raised under two ids, and the store holds what was published.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import pickle
 import re
 from collections import Counter
@@ -24,7 +25,7 @@ import pytest
 from riskwatch.alerts.store.store import WarningStore
 from riskwatch.config.loader import load_city_config
 from riskwatch.config.settings import Settings
-from riskwatch.contracts import Event, Warning
+from riskwatch.contracts import DeadLetter, Event, Warning
 from riskwatch.contracts import topics as T
 from riskwatch.detectors.base import warming_detectors
 from riskwatch.simulator.generate import simulate
@@ -39,6 +40,7 @@ from tests.databases import fresh_database
 from tests.fault_support import (
     WorkerProcess,
     await_condition,
+    dead_lettered_records,
     group_lag,
     offline_outcome,
     produce,
@@ -66,6 +68,7 @@ class Handover:
 
     sent: list[Outgoing]
     events: list[Event]
+    dead_letters: list[DeadLetter]
     published: dict[str, Warning]
     stored: dict[str, int]
     replayed: dict[str, Warning]
@@ -115,7 +118,8 @@ def _warm_in_snapshot(database_url: str, group: str, partition: int) -> set[str]
 
 def _run(postgres_url: str, workdir: Path) -> Iterator[Handover]:
     scenario = load_scenario(SCENARIO)
-    items = encode(simulate(scenario))
+    # Produced without keys, as an operator's client may: a device's readings land on every partition.
+    items = [dataclasses.replace(item, key=None) for item in encode(simulate(scenario))]
     write_files(scenario, workdir / "raw")
     replayed = _latest(replay(CONFIG, [str(workdir / "raw" / n) for n in FILE_NAMES.values()]).warnings)
     with KafkaBroker() as kafka, fresh_database(postgres_url, "riskwatch_handover") as database_url:
@@ -148,7 +152,7 @@ def _run(postgres_url: str, workdir: Path) -> Iterator[Handover]:
             await_condition(lambda: not survivor.alive or group_lag(kafka.bootstrap, settings) == 0, 300,
                             "the surviving worker to take over and catch up")
             assert survivor.alive, survivor.log_tail()
-            outputs = asyncio.run(read_to_end(kafka.bootstrap, [T.EVENTS.name, T.WARNINGS.name]))
+            outputs = asyncio.run(read_to_end(kafka.bootstrap, [T.EVENTS.name, T.WARNINGS.name, T.DEADLETTER.name]))
         finally:
             survivor.stop()
             killed.stop()
@@ -160,6 +164,7 @@ def _run(postgres_url: str, workdir: Path) -> Iterator[Handover]:
     yield Handover(
         sent=items,
         events=[Event.model_validate_json(v) for v in outputs[T.EVENTS.name]],
+        dead_letters=[DeadLetter.model_validate_json(v) for v in outputs[T.DEADLETTER.name]],
         published=_latest([Warning.model_validate_json(v) for v in outputs[T.WARNINGS.name]]),
         stored=stored,
         replayed=replayed,
@@ -199,6 +204,13 @@ def test_no_event_is_lost(handover: Handover) -> None:
     expected, _ = offline_outcome(handover.sent)
     missing = expected - {e.event_id for e in handover.events}
     assert not missing, f"{len(missing)} events lost, e.g. {sorted(missing)[:5]}"
+
+
+def test_no_valid_record_is_dead_lettered(handover: Handover) -> None:
+    _, expected_dead = offline_outcome(handover.sent)
+    reasons = Counter(letter.reason for letter in handover.dead_letters)
+    assert reasons["late"] == 0, f"{reasons['late']} records dead-lettered as late"
+    assert dead_lettered_records(handover.dead_letters) == expected_dead, dict(reasons)
 
 
 def test_significant_warnings_are_the_replays(handover: Handover) -> None:
