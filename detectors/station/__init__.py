@@ -1,0 +1,1 @@
+"""Multivariate station detectors: all the channels of one site scored jointly."""
