@@ -7,9 +7,10 @@ never per row. A refit leaves out rows the detector flagged, unless they are mos
 window (then the station has a new normal and the model learns it, so an alarm cannot stick
 for ever). Each row is scored by the model fitted before it, then joins the training window.
 
-The raw score is calibrated against the model's scores of its training rows (the univariate
-`_Calibrator`): the fraction of training rows scoring below, and beyond the largest the rest of
-the way to 1, so one threshold means the same on every station and model. The detector's own
+The raw score is calibrated against the model's scores of its training rows (`TailCalibrator`):
+the fraction of training rows scoring below up to their 99th percentile, and beyond it the rest
+of the way to 1 with the excess in units of (99th percentile − median), whatever the number of
+training rows, so one threshold means the same on every station, model and refit. The detector's own
 threshold turns scores into anomalies with hysteresis: an anomaly starts at `threshold` and
 lasts while the score stays at or above `release`.
 
@@ -38,8 +39,9 @@ from riskwatch.config.station_params import (
     PCAStationParams,
     StationParams,
 )
-from riskwatch.detectors.series.pyod_models import _Calibrator, _RobustScaler
+from riskwatch.detectors.series.pyod_models import _RobustScaler
 from riskwatch.detectors.station.base import StationDetector, StationScore
+from riskwatch.detectors.station.calibration import TailCalibrator
 from riskwatch.detectors.station.features import StationFeatures
 from riskwatch.detectors.station.scorers import Scorer, fit_scorer
 
@@ -75,7 +77,7 @@ class _Fitted:
         self.scaler = _StandardScaler(x) if model == "pca" else _RobustScaler(x)
         z = self.scaler(x)
         self.scorer: Scorer = fit_scorer(model, z, params.model_dump(), seed=params.seed)
-        self.calibrator = _Calibrator(self.scorer(z))
+        self.calibrator = TailCalibrator(self.scorer(z))
 
     def impute(self, x: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(x), self.fill, x)
