@@ -30,9 +30,15 @@ class StationParams(BaseModel):
     refit_every: Annotated[
         int, Field(ge=0, le=10_000_000, description="Rows between refits after the first fit; 0 never refits")
     ] = 2016
-    threshold: Annotated[float, Field(gt=0, lt=1, description="Calibrated score at or above which a row starts an anomaly")] = (
-        0.999
-    )
+    threshold: Annotated[
+        float,
+        Field(
+            gt=0,
+            lt=1,
+            description="Calibrated score at or above which a row starts an anomaly; 0.9993 is a raw score 13x as far "
+            "beyond the training scores' 99th percentile as that percentile is beyond their median",
+        ),
+    ] = 0.9993
     release: Annotated[
         float | None,
         Field(gt=0, lt=1, description="An anomaly lasts while the score stays at or above this (default: threshold)"),
