@@ -33,9 +33,12 @@ class TailCalibrator:
         self.xp, counts = np.unique(s, return_counts=True)
         self.fp = (np.cumsum(counts) - counts / 2.0) / s.size
         self.knee = float(np.quantile(s, KNEE))
-        # stretch the empirical part so the knee itself maps to KNEE: the score is continuous there
-        self.stretch = KNEE / max(float(np.interp(self.knee, self.xp, self.fp)), 1e-12)
-        spread = self.knee - float(np.median(s))
+        median = float(np.median(s))
+        # stretch the empirical part so the knee itself maps to KNEE: the score is continuous there;
+        # not when most training scores tie at the knee (a station flat in training): they stay mid-rank
+        at_knee = float(np.interp(self.knee, self.xp, self.fp))
+        self.stretch = KNEE / at_knee if self.knee > median and at_knee > 0 else 1.0
+        spread = self.knee - median
         self.tail = max(spread, 1e-9 * max(1.0, abs(self.knee)))
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:

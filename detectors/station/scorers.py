@@ -39,7 +39,9 @@ class T2Q:
         from sklearn.decomposition import PCA
 
         n, d = x_train.shape
-        pca = PCA(n_components=min(variance, 1.0), svd_solver="full").fit(x_train) if min(n, d) > 1 else None
+        varies = bool((np.ptp(x_train, axis=0) > 0).any()) if n else False
+        # one row or feature, or nothing varying (a station flat through its warm-up): no subspace, Q only
+        pca = PCA(n_components=min(variance, 1.0), svd_solver="full").fit(x_train) if min(n, d) > 1 and varies else None
         if pca is None or pca.n_components_ < 1:
             self.mean = x_train.mean(axis=0)
             self.components = np.zeros((0, d))

@@ -192,3 +192,14 @@ def test_features_carry_readings_forward_and_equal_one_row_at_a_time() -> None:
         if np.isnan(filled[i]):
             filled[i] = filled[i - 1]
     assert whole[10, 0] == pytest.approx(filled[7:11].mean())
+
+
+@pytest.mark.parametrize("name", ["station", "station_ecod"])
+def test_a_station_flat_through_its_warm_up_scores_mid_and_flags_the_first_change(name: str) -> None:
+    rows = np.full((200, 2), 5.0)
+    rows[:, 1] = np.nan  # and a channel that never reports
+    rows[150:, 0] = 6.0
+    det = make_station_detector(name, ["a", "b"], warmup=50, windows=(3,))
+    scores, flags = det.score_frame([datetime(2026, 1, 1)] * 200, rows)
+    assert (scores[50:150] == 0.5).all() and not flags[:150].any()
+    assert flags[150:].all()
