@@ -44,16 +44,9 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import numpy as np
+from nab_common import PROFILES, normalised
 
 from riskwatch.detectors.series.base import SeriesDetector
-
-PROFILES: dict[str, tuple[float, float, float]] = {
-    # name: (A_TP, A_FP, A_FN)
-    "standard": (1.0, -0.11, -1.0),
-    "reward_low_FP": (1.0, -0.22, -1.0),
-    "reward_low_FN": (1.0, -0.11, -2.0),
-}
-
 
 # --------------------------------------------------------------------------------------------
 # corpus
@@ -386,7 +379,7 @@ def nab_score(
             i += 1
         if total > best[0]:
             best = (total, thr, tp, fp, n_windows - tp)
-    norm = 100.0 * (best[0] - null) / (perfect - null) if perfect != null else 0.0
+    norm = normalised(best[0], null, perfect)
     return norm, best[1], {"TP": best[2], "FP": best[3], "FN": best[4]}
 
 
