@@ -31,8 +31,9 @@ Metrics (see ``skab_metrics.py`` for the exact definitions followed):
 * **points/s**: rows × channels scored per CPU second of the detector (under whatever load the
   machine has).
 
-Reference rows: ``never`` (flags nothing) and ``always`` (flags every row). About 54 % of test rows
-are anomalous, so ``always`` already has F1 ≈ 0.7: any oracle-threshold F1 is at least that.
+Reference rows: ``never`` (flags nothing), ``always`` (flags every row) and ``random`` (uniform
+scores, seeded). About 54 % of test rows are anomalous, so ``always`` already has F1 ≈ 0.7: any
+oracle-threshold F1 is at least that, and ``random`` shows the floor of VUS-PR and ``NAB*``.
 
 Data: ``$RISKWATCH_SKAB_DIR`` or ``<repository>/../shared/data/skab``. Usage::
 
@@ -346,11 +347,14 @@ def evaluate_station(name: str, files: Sequence[SkabFile], vus_window: int | Non
     return [evaluate(files, run_station(name, files), name, "station", "all", vus_window)]
 
 
-def references(files: Sequence[SkabFile]) -> list[Result]:
-    """The ``never`` and ``always`` rows."""
+def references(files: Sequence[SkabFile], vus_window: int | None) -> list[Result]:
+    """The ``never``, ``always`` and ``random`` (seeded uniform scores: the floor of VUS-PR and NAB*) rows."""
+    rng = np.random.default_rng(0)
+    noise = Run([rng.random(len(f.timestamps) - TRAIN_ROWS) for f in files], None, 0, 0.0)
     return [
         reference(files, "never", lambda n: np.zeros(n, dtype=bool)),
         reference(files, "always", lambda n: np.ones(n, dtype=bool)),
+        evaluate(files, noise, "random", "reference", "-", vus_window),
     ]
 
 
@@ -433,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     if not station_names and (args.station or not series_names):
         print("no station detectors are registered" if not known_station_detectors() else "no station detector chosen")
     print(HEADER)
-    results = references(files)
+    results = references(files, vus_window)
     for r in results:
         print(row(r))
     for name in station_names:
