@@ -201,6 +201,8 @@ class Run:
 
     @property
     def rate(self) -> float:
+        if not self.points:
+            return math.nan  # a reference row: nothing was run
         return self.points / self.seconds if self.seconds > 0 else math.inf
 
 
