@@ -71,8 +71,9 @@ TRAIN_ROWS = 400
 #: Fixed (label-free) thresholds for univariate detectors, each from the detector's own documentation:
 #: `default`/`robust` map surprise S to S / (S + scale), and S = 10 (score 0.55) is exceeded on fewer
 #: than 0.1 % of points of noise of any shape; the PyOD detectors' calibrated scores use 0.999 in the
-#: shipped config ("beyond everything in the training window, by a margin"). Anything else: 0.95,
-#: `series_anomaly`'s default threshold.
+#: shipped config ("beyond everything in the training window, by a margin"); `ensemble` has no
+#: documented threshold and gets its members' 0.999, which its averaged score rarely reaches.
+#: Anything else: 0.95, `series_anomaly`'s default threshold.
 FIXED_THRESHOLDS: dict[str, float] = {"default": 0.55, "robust": 0.55}
 PYOD_FIXED_THRESHOLD = 0.999
 FALLBACK_THRESHOLD = 0.95
