@@ -44,7 +44,7 @@ from riskwatch.tools.backtest.truth import HEALTH, PIPELINE
 def time_detectors(config: CityConfig, events: list[Event]) -> dict[str, tuple[int, float]]:
     """Per configured detector: (events offered, seconds) of `accepts` + `observe` alone on the stream."""
     out: dict[str, tuple[int, float]] = {}
-    for detector in build_detectors(config.detectors, config.taxonomy):
+    for detector in build_detectors(config.detectors, config.taxonomy, config.stations):
         started = time.perf_counter()
         for event in events:
             if detector.accepts(event):

@@ -35,25 +35,20 @@ file decides anything. It is not a substitute for the real held-out benchmarks.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+from nab_common import PROFILES, normalised
 
 from riskwatch.detectors.series.base import SeriesDetector
-
-PROFILES: dict[str, tuple[float, float, float]] = {
-    # name: (A_TP, A_FP, A_FN)
-    "standard": (1.0, -0.11, -1.0),
-    "reward_low_FP": (1.0, -0.22, -1.0),
-    "reward_low_FN": (1.0, -0.11, -2.0),
-}
-
 
 # --------------------------------------------------------------------------------------------
 # corpus
@@ -119,7 +114,7 @@ def _onsets(rng: np.random.Generator, n: int, count: int, gap: int = 500) -> lis
     hi = int(0.93 * n)
     for _ in range(1000):
         picks = sorted(int(v) for v in rng.integers(lo, hi, count))
-        if all(b - a >= gap for a, b in zip(picks, picks[1:])):
+        if all(b - a >= gap for a, b in itertools.pairwise(picks)):
             return picks
     return [lo + i * gap for i in range(count)]
 
@@ -386,13 +381,13 @@ def nab_score(
             i += 1
         if total > best[0]:
             best = (total, thr, tp, fp, n_windows - tp)
-    norm = 100.0 * (best[0] - null) / (perfect - null) if perfect != null else 0.0
+    norm = normalised(best[0], null, perfect)
     return norm, best[1], {"TP": best[2], "FP": best[3], "FN": best[4]}
 
 
 def file_breakdown(results: list[tuple[np.ndarray, LabelledSeries]], threshold: float, profile: str = "standard"):
     """Per file at one threshold: first-detection delays (points from the label), FP count and cost."""
-    a_tp, a_fp, a_fn = PROFILES[profile]
+    a_fp = PROFILES[profile][1]
     for scores, series in results:
         n = len(series.values)
         prob = probation(n)
@@ -532,7 +527,9 @@ def main(argv: list[str] | None = None) -> int:
     n_points = sum(len(s.values) for s in corpus)
     n_windows = sum(len(s.windows) for s in corpus)
     print(f"corpus: {len(corpus)} series, {n_points} points, {n_windows} anomaly windows (seed {args.seed})")
-    print(f"{'detector':<20} {'standard':>9} {'low_FP':>8} {'low_FN':>8}   TP/FP/FN (standard)  threshold   points/s (per CPU second)")
+    print(
+        f"{'detector':<20} {'standard':>9} {'low_FP':>8} {'low_FN':>8}   TP/FP/FN (standard)  threshold   points/s (per CPU second)"
+    )
     for name in names:
         results, rate = run(name, corpus)
         std, thr, counts = nab_score(results, "standard")

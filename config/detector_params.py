@@ -300,6 +300,22 @@ class SeriesAnomalyParams(_Params):
         return value
 
 
+# --------------------------------------------------------------------------- station_anomaly
+
+
+class StationAnomalyParams(_Params):
+    """Params of `station_anomaly`: when the station models' flags make a signal, and what it names.
+
+    Which stations, their channels and models are `stations.yaml`'s; the model's own threshold
+    decides whether a row is anomalous (`StationScore.is_anomaly`).
+    """
+
+    persistence: int = Field(default=2, ge=1, le=288, description="Anomalous rows in a row that make a signal")
+    rearm: int = Field(default=12, ge=1, le=2016, description="Rows in a row below the threshold before the next signal")
+    top_channels: int = Field(default=3, ge=1, le=20, description="At most this many contributing channels named")
+    min_share: float = Field(default=0.1, ge=0, lt=1, description="A channel is named only with this share of the deviation")
+
+
 # --------------------------------------------------------------------------- the map
 
 #: Detector type name (`type:` in detectors.yaml) → its params model. The detectors' factories
@@ -313,6 +329,7 @@ DETECTOR_PARAMS: Mapping[str, type[BaseModel]] = {
     "burst": BurstConfig,
     "alarm_limits": NoParams,
     "rules": RuleSet,
+    "station_anomaly": StationAnomalyParams,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,6 +17,7 @@ from riskwatch.config.models import (
     RoutingConfig,
     TaxonomyConfig,
 )
+from riskwatch.config.stations import STATIONS_FILE, StationsConfig, station_problems
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent
 
@@ -28,6 +29,7 @@ CONFIG_FILES: dict[str, type[BaseModel]] = {
     "grading.yaml": GradingConfig,
     "routing.yaml": RoutingConfig,
     "detectors.yaml": DetectorsConfig,
+    STATIONS_FILE: StationsConfig,
 }
 
 
@@ -86,6 +88,7 @@ class CityConfig:
     routing: RoutingConfig
     detectors: DetectorsConfig
     directory: Path
+    stations: StationsConfig = field(default_factory=StationsConfig)
 
 
 def _check_across_files(config: CityConfig) -> None:
@@ -98,6 +101,11 @@ def _check_across_files(config: CityConfig) -> None:
         unknown = set(rule.categories) - categories
         if unknown:
             raise ConfigError(f"{config.directory / 'routing.yaml'}: routes.{i}.categories: unknown categories {sorted(unknown)}")
+    problems = station_problems(config.stations, config.regions, config.taxonomy)
+    if problems:
+        path = config.directory / STATIONS_FILE
+        lines = [f"{path}: {len(problems)} invalid field(s)", *(f"  {STATIONS_FILE}: {f}: {m}" for f, m in problems)]
+        raise ConfigError("\n".join(lines))
 
 
 def check_detectors_file(path: Path, detectors: DetectorsConfig, taxonomy: TaxonomyConfig | None = None) -> None:
@@ -114,8 +122,17 @@ def check_detectors_file(path: Path, detectors: DetectorsConfig, taxonomy: Taxon
         raise ConfigError(f"{path}: {exc}") from exc
 
 
+def load_stations(directory: Path) -> StationsConfig:
+    """`stations.yaml` of `directory`; a city without the file has no stations."""
+    path = directory / STATIONS_FILE
+    return load_model(path, StationsConfig) if path.exists() else StationsConfig()
+
+
 def load_city_config(directory: Path | None = None) -> CityConfig:
-    """Load every config file from `directory` (default: the shipped sample city)."""
+    """Load every config file from `directory` (default: the shipped sample city).
+
+    `stations.yaml` is optional (no file: no stations); every other file is required.
+    """
     directory = Path(directory) if directory else DEFAULT_CONFIG_DIR
     config = CityConfig(
         regions=load_model(directory / "regions.yaml", RegionsConfig),
@@ -124,6 +141,7 @@ def load_city_config(directory: Path | None = None) -> CityConfig:
         routing=load_model(directory / "routing.yaml", RoutingConfig),
         detectors=load_model(directory / "detectors.yaml", DetectorsConfig),
         directory=directory,
+        stations=load_stations(directory),
     )
     _check_across_files(config)
     check_detectors_file(directory / "detectors.yaml", config.detectors, config.taxonomy)

@@ -396,6 +396,7 @@ DETECTOR_TYPES = (
     "burst",
     "alarm_limits",
     "rules",
+    "station_anomaly",
 )
 
 

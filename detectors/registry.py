@@ -15,12 +15,13 @@ from typing import Any
 
 from riskwatch.config.detector_params import validated_params
 from riskwatch.config.models import DetectorsConfig, DetectorSpec, TaxonomyConfig, Watch
+from riskwatch.config.stations import StationsConfig
 from riskwatch.contracts import Event, Signal
 from riskwatch.detectors.base import Detector, detector_state, is_warming_up, renamed, restore_detector_state
 from riskwatch.detectors.lazy import LazyRegistry
 
-#: A factory: the type's validated params model and the taxonomy in, a fresh detector out.
-DetectorFactory = Callable[[Any, TaxonomyConfig], Detector]
+#: A factory: the type's validated params model, the taxonomy and the stations in, a fresh detector out.
+DetectorFactory = Callable[[Any, TaxonomyConfig, StationsConfig], Detector]
 
 #: Detector type name → its factory, keyed like `riskwatch.config.detector_params.DETECTOR_PARAMS`.
 DETECTOR_FACTORIES: LazyRegistry[DetectorFactory] = LazyRegistry(
@@ -34,6 +35,7 @@ DETECTOR_FACTORIES: LazyRegistry[DetectorFactory] = LazyRegistry(
         "burst": "riskwatch.detectors.factories:burst",
         "alarm_limits": "riskwatch.detectors.factories:alarm_limits",
         "rules": "riskwatch.detectors.factories:rules",
+        "station_anomaly": "riskwatch.detectors.factories:station_anomaly",
     },
 )
 
@@ -95,14 +97,17 @@ class Watched:
         return renamed(signal, self.name, suffix)
 
 
-def build_detector(index: int, spec: DetectorSpec, taxonomy: TaxonomyConfig) -> Watched:
-    """One configured detector, fresh (no state), behind its watch filters."""
+def build_detector(index: int, spec: DetectorSpec, taxonomy: TaxonomyConfig, stations: StationsConfig | None = None) -> Watched:
+    """One configured detector, fresh (no state), behind its watch filters.
+
+    `stations` (`stations.yaml`) is what `station_anomaly` watches; without it, no station.
+    """
     params = validated_params(index, spec, taxonomy)
-    inner = DETECTOR_FACTORIES.load(spec.type)(params, taxonomy)
+    inner = DETECTOR_FACTORIES.load(spec.type)(params, taxonomy, stations or StationsConfig())
     return Watched(spec.name, spec.watch, inner, spec_digest(spec))
 
 
-def build_detectors(config: DetectorsConfig, taxonomy: TaxonomyConfig) -> list[Detector]:
+def build_detectors(config: DetectorsConfig, taxonomy: TaxonomyConfig, stations: StationsConfig | None = None) -> list[Detector]:
     """Every enabled detector of the config, in config order."""
-    return [build_detector(index, spec, taxonomy) for index, spec in enumerate(config.detectors) if spec.enabled]
+    return [build_detector(index, spec, taxonomy, stations) for index, spec in enumerate(config.detectors) if spec.enabled]
 

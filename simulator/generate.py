@@ -23,6 +23,7 @@ from riskwatch.contracts import HotlineRecord, PoliceRecord, SensorRecord, Sourc
 from riskwatch.simulator import incidents_extra  # noqa: F401 - registers its incident kinds
 from riskwatch.simulator.incidents import INCIDENT_KINDS
 from riskwatch.simulator.scenario import Incident, Scenario, scenario_problems
+from riskwatch.simulator.stations import plan_stations, station_records
 from riskwatch.simulator.writer import (
     CATEGORY_WEIGHTS,
     CST,
@@ -235,13 +236,15 @@ def simulate(scenario: Scenario, city: CityConfig | None = None) -> Simulation:
         for metric in fx.requires:
             required.setdefault(metric, set()).add(inc.street)
     devices = plan_devices(scenario, w, required)
+    stations = plan_stations(scenario, w)  # none unless the scenario lists stations
     records = (_finish(hotline, Source.hotline, scenario, city.regions.city_code)
                + _finish(police, Source.police, scenario, city.regions.city_code)
-               + sensor_records(scenario, w, devices, effects))
+               + sensor_records(scenario, w, devices, effects)
+               + station_records(scenario, w, stations, effects))
     order = {s: i for i, s in enumerate(Source)}
     records.sort(key=lambda r: (r.event_time, order[r.source], r.key))
     truth = [_truth(inc, w, records) for inc in scenario.incidents]
-    return Simulation(scenario, records, devices, truth)
+    return Simulation(scenario, records, devices + [d for s in stations for d in s.devices], truth)
 
 
 def generate(scenario: Scenario, city: CityConfig | None = None) -> Iterator[tuple[Source, RawRecord, datetime]]:

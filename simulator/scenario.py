@@ -19,7 +19,8 @@ from riskwatch.config.loader import CityConfig, ConfigError, load_city_config, l
 from riskwatch.contracts import Level
 
 IncidentKind = Literal["water_main_burst", "gas_leak", "flooding", "sensor_spike", "level_shift", "slow_drift",
-                       "stuck_sensor", "seasonal_break", "hotline_surge", "police_burst", "multi_source"]
+                       "stuck_sensor", "seasonal_break", "hotline_surge", "police_burst", "multi_source",
+                       "station_fault"]
 """Incident kinds the generator knows; each is one function in `generate.py`."""
 
 StreetCode = Annotated[str, Field(pattern=r"^\d{9}$")]
@@ -90,6 +91,7 @@ class Incident(_Model):
     intensity: Annotated[float, Field(gt=0, le=3)] = 1.0
     expected_level: Level | None  # None: a sensor-health case for maintenance, not a warning
     expected_categories: list[str] = Field(min_length=1)
+    station: str | None = Field(default=None, description="Station id (stations.yaml) of a station_fault")
 
     @property
     def end(self) -> datetime:
@@ -106,6 +108,9 @@ class Scenario(_Model):
     seed: int = 0
     background: Background = Background()
     realism: Realism = Realism()
+    stations: list[str] = Field(
+        default_factory=list, description="Station ids of stations.yaml whose channels are simulated (none by default)"
+    )
     incidents: list[Incident] = Field(default_factory=list)
 
     @property
@@ -130,6 +135,10 @@ def scenario_problems(scenario: Scenario, city: CityConfig) -> list[tuple[str, s
             for i, code in enumerate(plan.streets):
                 if code not in streets:
                     problems.append((f"background.sensors.{metric}.streets.{i}", f"unknown street code {code!r}"))
+    for i, station_id in enumerate(scenario.stations):
+        if city.stations.get(station_id) is None:
+            known = [s.id for s in city.stations.stations]
+            problems.append((f"stations.{i}", f"unknown station {station_id!r}; stations.yaml has {known}"))
     seen: set[str] = set()
     for i, inc in enumerate(scenario.incidents):
         where = f"incidents.{i}"
@@ -145,6 +154,7 @@ def scenario_problems(scenario: Scenario, city: CityConfig) -> list[tuple[str, s
         for j, cat in enumerate(inc.expected_categories):
             if cat not in categories:
                 problems.append((f"{where}.expected_categories.{j}", f"unknown category {cat!r}"))
+        problems += _station_problems(scenario, inc, where, city)
     for i, outage in enumerate(scenario.realism.gateway_outages):
         where = f"realism.gateway_outages.{i}"
         if outage.street not in streets:
@@ -157,6 +167,18 @@ def scenario_problems(scenario: Scenario, city: CityConfig) -> list[tuple[str, s
             if metric not in metrics:
                 problems.append((f"{where}.metrics.{j}", f"unknown metric {metric!r}"))
     return problems
+
+
+def _station_problems(scenario: Scenario, inc: Incident, where: str, city: CityConfig) -> list[tuple[str, str]]:
+    """A station_fault names a station the scenario simulates, on the incident's street; others name none."""
+    if inc.kind != "station_fault":
+        return [] if inc.station is None else [(f"{where}.station", "only a station_fault names a station")]
+    if inc.station is None or inc.station not in scenario.stations:
+        return [(f"{where}.station", f"a station_fault needs one of the scenario's stations {scenario.stations}, got {inc.station!r}")]
+    station = city.stations.get(inc.station)
+    if station is not None and station.street != inc.street:
+        return [(f"{where}.street", f"station {station.id} is in street {station.street}, not {inc.street}")]
+    return []
 
 
 def check_scenario(scenario: Scenario, city: CityConfig, path: Path | str = "<scenario>") -> None:

@@ -138,7 +138,9 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     store_retry = StoreRetry(availability, on_recovered=lambda: beat_health())
     latest_signal_at: dict[int, datetime] = {}  # event time of the newest signal graded, per partition
     # State per partition, warm from the group's snapshots in the store (streams/partition_state.py).
-    reloader = ConfigReloader(config.directory / "detectors.yaml", lambda: [s for _, s in detect_states], config.taxonomy)
+    reloader = ConfigReloader(
+        config.directory / "detectors.yaml", lambda: [s for _, s in detect_states], config.taxonomy, config.stations
+    )
 
     def build_stage(partition: int) -> DetectStage:
         stage = DetectStage(config)

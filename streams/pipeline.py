@@ -98,7 +98,9 @@ class DetectStage:
     def __init__(self, config: CityConfig, detectors: list[Detector] | None = None) -> None:
         times = config.detectors.stream_time
         self.gate = EventTimeGate(times.allowed_lateness, times.dedup_horizon)
-        self.detectors = detectors if detectors is not None else build_detectors(config.detectors, config.taxonomy)
+        self.detectors = (
+            detectors if detectors is not None else build_detectors(config.detectors, config.taxonomy, config.stations)
+        )
 
     def __call__(self, event: Event, partition: int | None = None, offset: int | None = None) -> tuple[list[Signal], DeadLetter | None]:
         verdict = self.gate.admit(event, stream_key(event), region_key(event))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from riskwatch.config.loader import check_detectors_file, load_model
 from riskwatch.config.models import DetectorsConfig, TaxonomyConfig
+from riskwatch.config.stations import StationsConfig
 from riskwatch.detectors.base import Detector
 from riskwatch.detectors.registry import Watched, build_detector, spec_digest
 from riskwatch.streams.pipeline import DetectStage
@@ -44,7 +45,9 @@ class ReloadResult:
         return "; ".join(parts) or "no detectors"
 
 
-def apply_detectors_config(stage: DetectStage, config: DetectorsConfig, taxonomy: TaxonomyConfig) -> ReloadResult:
+def apply_detectors_config(
+    stage: DetectStage, config: DetectorsConfig, taxonomy: TaxonomyConfig, stations: StationsConfig | None = None
+) -> ReloadResult:
     """Make `stage` run `config`'s detectors, keeping the instances whose spec did not change.
 
     Every new detector is built before anything is swapped, so a detector that fails to build
@@ -61,7 +64,7 @@ def apply_detectors_config(stage: DetectStage, config: DetectorsConfig, taxonomy
             detectors.append(old)
             result.kept.append(spec.name)
             continue
-        detectors.append(build_detector(index, spec, taxonomy))
+        detectors.append(build_detector(index, spec, taxonomy, stations))
         (result.rebuilt if old is not None else result.added).append(spec.name)
     result.removed = [name for name in current if name not in {d.name for d in detectors}]
     times = config.stream_time
@@ -79,11 +82,16 @@ class ConfigReloader:
     """
 
     def __init__(
-        self, path: Path, stages: DetectStage | Callable[[], Iterable[DetectStage]], taxonomy: TaxonomyConfig
+        self,
+        path: Path,
+        stages: DetectStage | Callable[[], Iterable[DetectStage]],
+        taxonomy: TaxonomyConfig,
+        stations: StationsConfig | None = None,
     ) -> None:
         self.path = Path(path)
         self._stages: Callable[[], Iterable[DetectStage]] = (lambda: [stages]) if isinstance(stages, DetectStage) else stages
         self.taxonomy = taxonomy
+        self.stations = stations  # stations.yaml as the worker started: not reloaded
         self._seen = self._mtime()
         self.last_error: str | None = None
         #: The config applied by the last successful reload (None: the one the worker started with).
@@ -92,7 +100,7 @@ class ConfigReloader:
     def apply_current(self, stage: DetectStage) -> None:
         """Give a stage built from the start-up config the detectors config reloaded since."""
         if self.applied is not None:
-            apply_detectors_config(stage, self.applied, self.taxonomy)
+            apply_detectors_config(stage, self.applied, self.taxonomy, self.stations)
 
     def _mtime(self) -> int | None:
         try:
@@ -109,7 +117,7 @@ class ConfigReloader:
         try:
             config = load_model(self.path, DetectorsConfig)
             check_detectors_file(self.path, config, self.taxonomy)
-            results = [apply_detectors_config(stage, config, self.taxonomy) for stage in self._stages()]
+            results = [apply_detectors_config(stage, config, self.taxonomy, self.stations) for stage in self._stages()]
         except Exception as exc:  # noqa: BLE001 - a bad edit must never stop the worker
             self.last_error = str(exc)
             log.error("detectors config not reloaded, the running detectors stay: %s", exc)

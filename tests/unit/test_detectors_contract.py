@@ -11,6 +11,7 @@ covered the moment it is registered (and configured).
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -23,6 +24,7 @@ from riskwatch.detectors.registry import DETECTOR_FACTORIES, Watched, build_dete
 from riskwatch.simulator.generate import CST, simulate
 from riskwatch.simulator.scenario import Scenario
 from riskwatch.streams.normalize import NormalizeError, Normalizer
+from tests.station_standin import registered
 
 CONFIG = load_city_config()
 START = datetime(2026, 11, 23, 0, 0, tzinfo=CST)
@@ -32,14 +34,16 @@ def _at(hours: float) -> str:
     return (START + timedelta(hours=hours)).isoformat()
 
 
-def _incident(id: str, kind: str, street: str, start_h: float, duration: str, categories: list[str]) -> dict[str, object]:
+def _incident(id: str, kind: str, street: str, start_h: float, duration: str, categories: list[str],
+              **more: object) -> dict[str, object]:
     return {"id": id, "kind": kind, "street": street, "start": _at(start_h), "duration": duration,
-            "expected_level": None, "expected_categories": categories}
+            "expected_level": None, "expected_categories": categories, **more}
 
 
 #: Two days and a bit, with something for every detector to find once it has warmed up: the burst
 #: scan needs 12 h, the Prophet detector's cold-start baseline a day, and the series model two days
-#: of readings before its calibrated scores can pass the shipped threshold (so the main bursts late).
+#: of readings before its calibrated scores can pass the shipped threshold (so the main bursts late);
+#: the station model (the tests' stand-in, see `tests/station_standin.py`) a day of rows.
 SCENARIO = Scenario.model_validate({
     "name": "detector_contract", "start": START.isoformat(), "duration": "PT54H", "seed": 11,
     "background": {
@@ -47,12 +51,14 @@ SCENARIO = Scenario.model_validate({
         "sensors": {"water_pressure": {"per_street": 2, "streets": ["410102001", "410105002"]}},
     },
     "realism": {"gateway_outages": [{"street": "410102001", "start": _at(20), "duration": "PT1H"}]},
+    "stations": ["PS-410103001"],
     "incidents": [
         _incident("stuck", "stuck_sensor", "410105002", 5, "PT8H", ["water_supply"]),
         _incident("spike", "sensor_spike", "410102001", 9, "PT15M", ["water_supply"]),
         _incident("main", "water_main_burst", "410105002", 51, "PT3H", ["water_supply"]),
         _incident("surge", "hotline_surge", "410104002", 28, "PT4H", ["power_supply"]),
         _incident("burst", "police_burst", "410105001", 31, "PT30M", ["public_order"]),
+        _incident("pump", "station_fault", "410103001", 40, "PT2H", ["water_supply"], station="PS-410103001"),
     ],
 })
 
@@ -78,9 +84,16 @@ def _spec(kind: str) -> tuple[int, DetectorSpec]:
     return found[0]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _station_model() -> Iterator[None]:
+    """The stations of the shipped config name the `station` model: the stand-in, here."""
+    with registered("station"):
+        yield
+
+
 def _build(kind: str) -> Watched:
     index, spec = _spec(kind)
-    return build_detector(index, spec, CONFIG.taxonomy)
+    return build_detector(index, spec, CONFIG.taxonomy, CONFIG.stations)
 
 
 def _feed(detector: Detector, events: list[Event]) -> list[Signal]:
