@@ -12,9 +12,9 @@ __all__ = ["main", "register", "score_command"]
 
 
 def score_command(
-    inputs: Annotated[list[Path], typer.Argument(help="CSV files with columns timestamp,value", metavar="INPUT...")],
+    inputs: Annotated[list[Path], typer.Argument(help="CSV files with columns timestamp,value (--station: timestamp and channels)", metavar="INPUT...")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the scored files (same names as the inputs)")],
-    detector: Annotated[Optional[str], typer.Option("--detector", help="Registered series detector (default: default)")] = None,  # noqa: UP045 - typer reads the annotation at runtime
+    detector: Annotated[Optional[str], typer.Option("--detector", help="Registered series detector (default: default; --station: station detector, default: station)")] = None,  # noqa: UP045 - typer reads the annotation at runtime
     config: Annotated[Optional[Path], typer.Option("--config", help="YAML {detector: NAME, params: {...}}")] = None,  # noqa: UP045
     station: Annotated[
         bool,
