@@ -203,3 +203,13 @@ def test_a_station_flat_through_its_warm_up_scores_mid_and_flags_the_first_chang
     scores, flags = det.score_frame([datetime(2026, 1, 1)] * 200, rows)
     assert (scores[50:150] == 0.5).all() and not flags[:150].any()
     assert flags[150:].all()
+
+
+def test_a_lasting_new_level_becomes_the_new_normal_at_a_refit() -> None:
+    """Flagged rows stay out of refits only while they are under half the window: an alarm cannot stick for ever."""
+    ts, rows = _frame(n=1000)
+    rows[450:, 1] = rows[450:, 1] + 8 * rows[:400, 1].std()  # the shift never ends
+    det = make_station_detector("station", CHANNELS, windows=(3, 12), warmup=120, train_window=240, refit_every=60)
+    flags = det.score_frame(ts, rows)[1]
+    assert flags[455:550].all()  # first an anomaly
+    assert not flags[700:].any()  # then, once it fills most of the training window, the station's normal
