@@ -26,7 +26,8 @@ class StationScore:
     score: float
     """In [0, 1]; 0 while warming up."""
     is_anomaly: bool
-    """The score is at or above the detector's own threshold."""
+    """The detector's own decision: the score reached its threshold (and, with hysteresis, has not
+    yet fallen below its release level)."""
     contributions: dict[str, float] = field(default_factory=dict)
     """Channel → its share of the row's deviation (non-negative, summing to 1 when any is > 0)."""
 

@@ -12,7 +12,20 @@ from riskwatch.detectors.lazy import LazyRegistry
 from riskwatch.detectors.station.base import StationDetector
 
 #: name → "module:Class".
-STATION_DETECTORS: LazyRegistry[type[StationDetector]] = LazyRegistry("station detector", {}, base=StationDetector)
+STATION_DETECTORS: LazyRegistry[type[StationDetector]] = LazyRegistry(
+    "station detector",
+    {
+        # T²+Q over the channels' rolling means: the best on SKAB, so the default
+        "station": "riskwatch.detectors.station.pyod_station:DefaultStationDetector",
+        "station_pca": "riskwatch.detectors.station.pyod_station:PCAStationDetector",
+        # PyOD models over the same features
+        "station_ecod": "riskwatch.detectors.station.pyod_station:ECODStationDetector",
+        "station_copod": "riskwatch.detectors.station.pyod_station:COPODStationDetector",
+        "station_iforest": "riskwatch.detectors.station.pyod_station:IForestStationDetector",
+        "station_hbos": "riskwatch.detectors.station.pyod_station:HBOSStationDetector",
+    },
+    base=StationDetector,
+)
 
 #: The detector `riskwatch score --station` uses when none is named.
 DEFAULT_STATION_DETECTOR = "station"

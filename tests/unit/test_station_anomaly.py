@@ -18,7 +18,6 @@ from riskwatch.config.detector_params import StationAnomalyParams
 from riskwatch.config.loader import CityConfig, load_city_config
 from riskwatch.config.stations import Station, StationsConfig
 from riskwatch.contracts import Event, Level, Signal, SignalKind, Source
-from riskwatch.detectors.station.registry import STATION_DETECTORS
 from riskwatch.detectors.station.rows import RowAssembler
 from riskwatch.detectors.station_anomaly import StationAnomalyDetector, StationModelError
 from riskwatch.streams.pipeline import Pipeline
@@ -213,12 +212,14 @@ def _enabled(config: CityConfig) -> CityConfig:
 
 def test_an_unregistered_station_model_stops_the_pipeline_at_start() -> None:
     config = _enabled(CITY)
-    STATION_DETECTORS.unregister("station")  # as on a branch without the station models; the fixture restores it
+    # `station` is a built-in name now, so the shipped stations are pointed at a name nobody registered
+    unregistered = [s.model_copy(update={"model": "station_not_registered"}) for s in config.stations.stations]
+    config = dataclasses.replace(config, stations=config.stations.model_copy(update={"stations": unregistered}))
     with pytest.raises(StationModelError) as caught:
         Pipeline(config)
     message = str(caught.value)
     assert "stations.yaml" in message and "PS-410103001" in message and "淮河路加压泵站" in message
-    assert "'station'" in message and "not registered" in message
+    assert "'station_not_registered'" in message and "not registered" in message
 
 
 def test_bad_model_params_stop_it_too() -> None:

@@ -19,5 +19,12 @@ All inputs are scored by one process (imports happen once); with several files a
 two worker processes share them. ``python -m riskwatch.tools.score ...`` runs the same command on
 its own.
 
-`scoring` does the work; `cli` is the command, which imports `scoring` only when it runs.
+    riskwatch score --station [--config FILE] [--detector NAME] --out DIR INPUT...
+
+scores stations instead: each INPUT has a ``timestamp`` column and any numeric columns (the
+channels), and ``DIR/<input file name>`` receives ``timestamp,anomaly_score,is_anomaly`` from a
+station detector (default: ``station``) and its own threshold; see `station`.
+
+`scoring` does the work (`station` for ``--station``); `cli` is the command, which imports them
+only when it runs.
 """

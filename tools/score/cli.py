@@ -12,12 +12,23 @@ __all__ = ["main", "register", "score_command"]
 
 
 def score_command(
-    inputs: Annotated[list[Path], typer.Argument(help="CSV files with columns timestamp,value", metavar="INPUT...")],
+    inputs: Annotated[list[Path], typer.Argument(help="CSV files with columns timestamp,value (--station: timestamp and channels)", metavar="INPUT...")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the scored files (same names as the inputs)")],
-    detector: Annotated[Optional[str], typer.Option("--detector", help="Registered series detector (default: default)")] = None,  # noqa: UP045 - typer reads the annotation at runtime
+    detector: Annotated[Optional[str], typer.Option("--detector", help="Registered series detector (default: default; --station: station detector, default: station)")] = None,  # noqa: UP045 - typer reads the annotation at runtime
     config: Annotated[Optional[Path], typer.Option("--config", help="YAML {detector: NAME, params: {...}}")] = None,  # noqa: UP045
+    station: Annotated[
+        bool,
+        typer.Option(
+            "--station",
+            help="Inputs are stations: timestamp plus any numeric channels; writes timestamp,anomaly_score,is_anomaly "
+            "with a station detector (default: station)",
+        ),
+    ] = False,
 ) -> None:
     """Score CSV series with a causal detector: writes DIR/<name> with timestamp,value,anomaly_score."""
+    if station:
+        _score_stations(inputs, out, detector, config)
+        return
     from riskwatch.tools.score.scoring import ScoreError, resolve_detector, score_files
 
     try:
@@ -39,6 +50,26 @@ def score_command(
     typer.echo(f"scored {len(results) - failed} file(s) with {name!r} into {out}", err=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _score_stations(inputs: list[Path], out: Path, detector: str | None, config: Path | None) -> None:
+    """`score --station`: every problem with the command line, config or inputs exits 2 before scoring."""
+    from riskwatch.tools.score.scoring import ScoreError
+    from riskwatch.tools.score.station import resolve_station_detector, score_station_files
+
+    try:
+        name, params = resolve_station_detector(config, detector)
+        missing = [str(p) for p in inputs if not p.is_file()]
+        if missing:
+            raise ScoreError(f"no such input file: {', '.join(missing)}")
+        results = score_station_files(inputs, out, name, params)
+    except ScoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for r in results:
+        if r.bad_rows:
+            typer.echo(f"warning: {r.source}: {r.bad_rows} row(s) without a readable timestamp kept the previous score", err=True)
+    typer.echo(f"scored {len(results)} station file(s) with {name!r} into {out}", err=True)
 
 
 def register(app: typer.Typer) -> None:
