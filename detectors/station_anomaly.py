@@ -78,8 +78,12 @@ class StationAnomalyDetector:
         return sorted(sid for sid in self._reported if not self._models[sid].warmed_up)
 
     def warming_up(self) -> bool:
-        """Until some station has sent rows, and while any station that has is still warming up."""
-        return bool(self.stations) and (not self._reported or bool(self.warming_stations()))
+        """While a station that has sent rows is still warming up.
+
+        A station that has sent nothing is silent, not warming: a city whose stations do not
+        report (yet) must not show this detector as warming for ever.
+        """
+        return bool(self.warming_stations())
 
     def accepts(self, event: Event) -> bool:
         return (

@@ -138,7 +138,7 @@ def test_row_state_round_trips_mid_row() -> None:
 
 def test_nothing_while_warming_up_and_it_says_so() -> None:
     detector = _detector(persistence=1)
-    assert detector.warming_up()  # no station has reported yet
+    assert not detector.warming_up()  # no station has reported yet: silent, not warming
     assert _feed(detector, _rows([FAULT] * 3 + [NORMAL] * (WARMUP - 4))) == []
     assert detector.warming_up() and detector.warming_stations() == ["PS-T"]
     _feed(detector, _rows([NORMAL] * 2, T0 + (WARMUP - 1) * PERIOD))
@@ -193,7 +193,9 @@ def test_a_station_changed_in_config_starts_fresh_after_restore() -> None:
         StationAnomalyParams(), CITY.taxonomy, StationsConfig(stations=[_station(sample_period="PT1M")])
     )
     changed.set_state(first.get_state())
-    assert changed.warming_up()
+    assert not changed.warming_up()  # nothing of the changed station was kept
+    _feed(changed, _rows([NORMAL] * 2, T0 + WARMUP * PERIOD))
+    assert changed.warming_up() and changed.warming_stations() == ["PS-T"]
 
 
 def test_readings_of_other_devices_are_not_accepted() -> None:

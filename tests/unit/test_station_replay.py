@@ -66,3 +66,20 @@ def test_without_the_fault_no_station_signal(without_fault: ReplayResult) -> Non
     assert without_fault.pipeline.stats.signals["station_anomaly"] == 0
     [station_detector] = [d for d in without_fault.pipeline.detect.detectors if d.name == "station_anomaly"]
     assert not station_detector.warming_up(), "both stations warmed up: the quiet is the model's verdict"
+
+
+@pytest.fixture(scope="module")
+def shipped_model(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
+    """The same scenario scored by the station model stations.yaml ships (no stand-in)."""
+    directory = tmp_path_factory.mktemp("shipped")
+    write_files(SCENARIO, directory, city=CITY)
+    return replay(CITY, [str(directory / f"{s}.jsonl") for s in ("hotline", "police", "sensor")])
+
+
+def test_the_shipped_station_model_finds_the_fault_before_residents_call(shipped_model: ReplayResult) -> None:
+    [incident] = SCENARIO.incidents
+    first_call = datetime.fromisoformat(simulate(SCENARIO, CITY).ground_truth[0].first_at["hotline"])
+    signals = [s for w in shipped_model.final_warnings().values() for s in w.signals if s.detector == "station_anomaly"]
+    assert signals, "the shipped station model raised nothing for the cavitation"
+    assert {s.region_code for s in signals} == {STREET}
+    assert all(incident.start <= s.at < min(incident.end, first_call) for s in signals)
