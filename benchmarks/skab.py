@@ -42,6 +42,7 @@ Data: ``$RISKWATCH_SKAB_DIR`` or ``<repository>/../shared/data/skab``. Usage::
     python benchmarks/skab.py --station                # station detectors only
     python benchmarks/skab.py --files 4 --no-vus       # a quick look
     python benchmarks/skab.py --json out.json          # also the figures as JSON
+    python benchmarks/skab.py -d knn --params '{"warmup": 400}'   # univariate detectors with these parameters
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -294,12 +295,12 @@ def reference(files: Sequence[SkabFile], name: str, flag: Callable[[int], np.nda
     return Result(name, "reference", "-", "-", binary.f1, binary.far, binary.mar, nab, nab_tr, counts=counts)
 
 
-def run_series(name: str, files: Sequence[SkabFile], channel: int) -> Run:
-    """A fresh univariate detector per file on one channel; scores of the test parts."""
+def run_series(name: str, files: Sequence[SkabFile], channel: int, params: Mapping[str, Any] | None = None) -> Run:
+    """A fresh univariate detector per file on one channel (built with `params`); scores of the test parts."""
     scores: list[np.ndarray] = []
     points, seconds = 0, 0.0
     for f in files:
-        detector = make_series_detector(name)
+        detector = make_series_detector(name, **dict(params or {}))
         values = f.values[:, channel]
         started = time.process_time()
         s = np.asarray(detector.score_series(f.timestamps, values), dtype=float)
@@ -330,9 +331,11 @@ def run_station(name: str, files: Sequence[SkabFile]) -> Run:
     return Run(scores, flags, points, seconds)
 
 
-def evaluate_series(name: str, files: Sequence[SkabFile], vus_window: int | None) -> list[Result]:
+def evaluate_series(
+    name: str, files: Sequence[SkabFile], vus_window: int | None, params: Mapping[str, Any] | None = None
+) -> list[Result]:
     """One row per channel and a ``max`` row fusing the channels, for one univariate detector."""
-    runs = [run_series(name, files, c) for c in range(len(files[0].channels))]
+    runs = [run_series(name, files, c, params) for c in range(len(files[0].channels))]
     fixed_at = fixed_threshold(name)
     results = [evaluate(files, run, name, "univariate", files[0].channels[c], vus_window, fixed_at) for c, run in enumerate(runs)]
     fused = Run(
@@ -425,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vus-window", type=int, default=VUS_WINDOW, help="largest label buffer (rows) for VUS-PR / R-AUC-PR")
     parser.add_argument("--no-vus", action="store_true", help="skip VUS-PR and R-AUC-PR (the slow part)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    parser.add_argument(
+        "--params", type=json.loads, default=None, help="univariate detectors' parameters as JSON, e.g. '{\"warmup\": 400}'"
+    )
     args = parser.parse_args(argv)
 
     vus_window = None if args.no_vus else args.vus_window
@@ -446,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in station_names:
         results.extend(_printed(evaluate_station(name, files, vus_window)))
     for name in series_names:
-        results.extend(_printed(evaluate_series(name, files, vus_window)))
+        results.extend(_printed(evaluate_series(name, files, vus_window, args.params)))
     if args.json:
         payload = {
             "files": [f.name for f in files],
@@ -454,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
             "nab_window_s": NAB_WINDOW_S,
             "vus_window": vus_window,
             "fixed_thresholds": {name: fixed_threshold(name) for name in series_names},
+            "params": args.params,
             "results": [r.as_dict() for r in results],
         }
         args.json.write_text(json.dumps(payload, indent=2))

@@ -249,7 +249,9 @@ _ROBUST_PARAMETERS = frozenset(
     {"history", "warmup", "scales", "vol_window", "seasonal", "seasonal_scales", "refractory", "echo", "scale",
      "features", "min_reference"}
 )
-_PYOD_PARAMETERS = frozenset({"warmup", "refit_every", "train_window", "windows", "profiles", "seed", "model_params"})
+_PYOD_PARAMETERS = frozenset(
+    {"warmup", "refit_every", "train_window", "windows", "profiles", "seed", "model_params", "exclude_above", "exclude_min_keep"}
+)
 
 #: Series models a `series_anomaly` detector can name, with the `model_params` each accepts (its
 #: constructor's keyword parameters). The models themselves are `riskwatch.detectors.series`;

@@ -12,6 +12,8 @@ reading's; above the largest training score the rest of the way to 1 closes with
 score sits at 1 − 1/577 ≈ 0.9983, so a threshold of 0.999 reads "beyond everything this series
 did in the last two days, by a clear margin". That is a tail probability below 1/577 per reading
 before persistence, which bounds false signals per series by the sampling rate, not by tuning.
+The shipped config also sets `exclude_above: 0.999`: a refit leaves out readings scored that high,
+so an episode longer than the refit interval keeps scoring high instead of being learned.
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ import numpy as np
 from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.detectors.series.combine import COMBINERS, combine
 from riskwatch.detectors.series.features import DEFAULT_WINDOWS, FeatureWindow, pairwise_sum
+from riskwatch.detectors.series.training import DEFAULT_EXCLUDE_ABOVE, DEFAULT_MIN_KEEP, check_exclusion, training_mask
 
 #: model name → (module, class) in PyOD.
 PYOD_MODELS: dict[str, tuple[str, str]] = {
@@ -452,6 +453,8 @@ class _ModelBank:
         train_window: int,
         skip_rows: int,
         seed: int,
+        exclude_above: float | None = None,
+        exclude_min_keep: float = DEFAULT_MIN_KEEP,
     ) -> None:
         self.models = tuple(models)
         self.model_params = {m: dict(model_params.get(m, {})) for m in self.models}
@@ -460,10 +463,14 @@ class _ModelBank:
         self.train_window = train_window
         self.skip_rows = skip_rows
         self.seed = seed
+        self.exclude_above = exclude_above
+        self.exclude_min_keep = exclude_min_keep
         self.n_seen = 0
         self.n_fits = 0
         self.fitted_at: int | None = None
         self._rows: deque[np.ndarray] = deque(maxlen=train_window)
+        #: The calibrated score each row of `_rows` got when scored (largest over the models; 0 before the first fit).
+        self._row_scores: deque[float] = deque(maxlen=train_window)
         self._scaler: _RobustScaler | None = None
         self._fitted: list[_FittedModel] = []
 
@@ -486,7 +493,7 @@ class _ModelBank:
             end = min(rows.shape[0], i + due - self.n_seen)
             if self._fitted:
                 out[i:end] = self.score(rows[i:end])
-            self._learn(rows[i:end])
+            self._learn(rows[i:end], out[i:end].max(axis=1) if out.shape[1] else np.zeros(end - i))
             if self.n_seen == due:
                 self.fit()
             i = end
@@ -501,6 +508,7 @@ class _ModelBank:
         x = np.array(self._rows, dtype=float)
         if x.shape[0] < MIN_TRAIN_ROWS:
             return  # keep what there is (or nothing) until the window has enough rows
+        x = x[training_mask(np.array(self._row_scores), self.exclude_above, self.exclude_min_keep, MIN_TRAIN_ROWS)]
         scaler = _RobustScaler(x)
         xs = scaler(x)
         fitted = []
@@ -515,11 +523,12 @@ class _ModelBank:
         self.n_fits += 1
         self.fitted_at = self.n_seen
 
-    def _learn(self, rows: np.ndarray) -> None:
+    def _learn(self, rows: np.ndarray, scores: np.ndarray) -> None:
         first = max(0, self.skip_rows - self.n_seen)  # rows of the first points have partial windows
         keep = rows[first:][-self.train_window :]
         if keep.shape[0]:
             self._rows.extend(np.array(keep, dtype=float))
+            self._row_scores.extend(np.asarray(scores[first:][-self.train_window :], dtype=float).tolist())
         self.n_seen += rows.shape[0]
 
     def get_state(self) -> dict[str, Any]:
@@ -528,9 +537,8 @@ class _ModelBank:
             "n_fits": self.n_fits,
             "fitted_at": self.fitted_at,
             "rows": np.array(self._rows, dtype=float) if self._rows else np.empty((0, 0)),
-            "fitted": pickle.dumps((self._scaler, self._fitted), protocol=pickle.HIGHEST_PROTOCOL)
-            if self._fitted
-            else None,
+            "row_scores": np.array(self._row_scores, dtype=float),
+            "fitted": pickle.dumps((self._scaler, self._fitted), protocol=pickle.HIGHEST_PROTOCOL) if self._fitted else None,
         }
 
     def set_state(self, state: Mapping[str, Any]) -> None:
@@ -538,6 +546,9 @@ class _ModelBank:
         self.n_fits = int(state["n_fits"])
         self.fitted_at = state["fitted_at"]
         self._rows = deque(np.array(state["rows"], dtype=float), maxlen=self.train_window)
+        # States saved before scores were kept: their rows count as unscored (all learned).
+        scores = state.get("row_scores", np.zeros(len(self._rows)))
+        self._row_scores = deque(np.asarray(scores, dtype=float).tolist(), maxlen=self.train_window)
         if state["fitted"] is None:
             self._scaler, self._fitted = None, []
         else:
@@ -561,7 +572,10 @@ class _FeatureDetector(SeriesDetector):
         windows: Sequence[int],
         profiles: bool,
         seed: int,
+        exclude_above: float | None,
+        exclude_min_keep: float,
     ) -> None:
+        check_exclusion(exclude_above, exclude_min_keep)
         for m in models:
             if m not in PYOD_MODELS:
                 raise ValueError(f"unknown PyOD model {m!r}; known: {sorted(PYOD_MODELS)}")
@@ -593,6 +607,8 @@ class _FeatureDetector(SeriesDetector):
             "profiles": profiles,
             "seed": seed,
         }
+        if exclude_above is not None:  # parameters of the plain window stay as they were (old states restore)
+            self._params.update(exclude_above=exclude_above, exclude_min_keep=exclude_min_keep)
         self._bank = _ModelBank(
             models,
             params,
@@ -601,6 +617,8 @@ class _FeatureDetector(SeriesDetector):
             train_window=train_window,
             skip_rows=skip,
             seed=seed,
+            exclude_above=exclude_above,
+            exclude_min_keep=exclude_min_keep,
         )
 
     @property
@@ -647,8 +665,7 @@ class _FeatureDetector(SeriesDetector):
     def _restore_base(self, state: Mapping[str, Any]) -> None:
         if state.get("params") != self._params:
             raise ValueError(
-                f"state was saved by a {state.get('detector')!r} detector with {state.get('params')}, "
-                f"this one has {self._params}"
+                f"state was saved by a {state.get('detector')!r} detector with {state.get('params')}, this one has {self._params}"
             )
         self._features.set_state(state["features"])
         self._bank.set_state(state["bank"])
@@ -674,6 +691,10 @@ class PyODSeriesDetector(_FeatureDetector):
         Random state of randomised models (isolation forest).
     model_params
         Model constructor arguments over `MODEL_DEFAULTS[model]`.
+    exclude_above, exclude_min_keep
+        At a refit, leave out the window's rows scored at or above `exclude_above` (None: learn
+        every row), unless fewer than `exclude_min_keep` of the window would remain
+        (`riskwatch.detectors.series.training`).
 
     The defaults suit 5-minute readings: first fit after a day, refit daily on the last week.
     """
@@ -692,6 +713,8 @@ class PyODSeriesDetector(_FeatureDetector):
         profiles: bool = True,
         seed: int = 0,
         model_params: Mapping[str, Any] | None = None,
+        exclude_above: float | None = DEFAULT_EXCLUDE_ABOVE,
+        exclude_min_keep: float = DEFAULT_MIN_KEEP,
     ) -> None:
         self.model = model or self.default_model
         super().__init__(
@@ -703,6 +726,8 @@ class PyODSeriesDetector(_FeatureDetector):
             windows=windows,
             profiles=profiles,
             seed=seed,
+            exclude_above=exclude_above,
+            exclude_min_keep=exclude_min_keep,
         )
 
     def update(self, ts: datetime, value: float) -> float:
@@ -799,8 +824,8 @@ class EnsembleDetector(_FeatureDetector):
         How to combine (see `riskwatch.detectors.series.combine`); `weights` only for "average".
     model_params
         Per model name, constructor arguments over `MODEL_DEFAULTS`.
-    warmup, refit_every, train_window, windows, profiles, seed
-        As for `PyODSeriesDetector`.
+    warmup, refit_every, train_window, windows, profiles, seed, exclude_above, exclude_min_keep
+        As for `PyODSeriesDetector` (the exclusion uses the largest of the PyOD models' scores).
     """
 
     name = "ensemble"
@@ -821,6 +846,8 @@ class EnsembleDetector(_FeatureDetector):
         profiles: bool = True,
         seed: int = 0,
         model_params: Mapping[str, Mapping[str, Any]] | None = None,
+        exclude_above: float | None = DEFAULT_EXCLUDE_ABOVE,
+        exclude_min_keep: float = DEFAULT_MIN_KEEP,
     ) -> None:
         if len(set(models)) != len(models):
             raise ValueError(f"models listed twice: {list(models)}")
@@ -835,6 +862,8 @@ class EnsembleDetector(_FeatureDetector):
             windows=windows,
             profiles=profiles,
             seed=seed,
+            exclude_above=exclude_above,
+            exclude_min_keep=exclude_min_keep,
         )
         if method not in COMBINERS:
             raise ValueError(f"unknown combination {method!r}; known: {sorted(COMBINERS)}")

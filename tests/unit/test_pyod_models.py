@@ -17,6 +17,7 @@ from riskwatch.detectors.series import combine as comb
 from riskwatch.detectors.series import pyod_models as pm
 from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.detectors.series.registry import make_series_detector
+from riskwatch.detectors.series.training import DEFAULT_EXCLUDE_ABOVE
 
 BEIJING = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 23, tzinfo=BEIJING)
@@ -51,9 +52,9 @@ def _make(cls: type[pm.PyODSeriesDetector], **extra: object) -> pm.PyODSeriesDet
 
 
 @functools.cache
-def _batch_scores(cls: type[pm.PyODSeriesDetector]) -> np.ndarray:
+def _batch_scores(cls: type[pm.PyODSeriesDetector], exclude_above: float | None = DEFAULT_EXCLUDE_ABOVE) -> np.ndarray:
     """A model's batch scores of the test series, computed once."""
-    scores = _make(cls).score_series(TS, VALUES)
+    scores = _make(cls, exclude_above=exclude_above).score_series(TS, VALUES)
     scores.flags.writeable = False
     return scores
 
@@ -99,7 +100,15 @@ def test_state_round_trip_through_pickle_gives_identical_future_scores(run) -> N
 
 
 def test_clear_spike_scores_high_and_above_normal_points(run) -> None:
-    cls, scores = run
+    """How models rank a spike, on the plain window.
+
+    The test series drifts (a daily sine, a 128-row window): leaving high-scored rows out of
+    training also leaves out rows that follow the drift, which puts more normal rows near the
+    top (isolation forest: 9% of them at or above 0.99 instead of 3.5%) — a known cost of the
+    exclusion (docs/detectors.md), not the ranking this test is about.
+    """
+    cls, _ = run
+    scores = _batch_scores(cls, None)
     normal = scores[WARMUP:SPIKE]
     assert scores[SPIKE] > 0.9
     assert scores[SPIKE] > np.percentile(normal, 99)
@@ -178,7 +187,11 @@ def test_constant_series_does_not_break_a_model(cls: type[pm.PyODSeriesDetector]
 def test_ensemble_combines_models_with_the_same_contract() -> None:
     def make() -> pm.EnsembleDetector:
         return pm.EnsembleDetector(
-            ("ecod", "iforest"), include_default=False, model_params={"iforest": FEW_TREES}, **SMALL  # type: ignore[arg-type]
+            ("ecod", "iforest"),
+            include_default=False,
+            model_params={"iforest": FEW_TREES},
+            exclude_above=None,  # members train on the same rows as alone (see test_pyod_training for exclusion)
+            **SMALL,  # type: ignore[arg-type]
         )
 
     ensemble = make()
@@ -193,7 +206,7 @@ def test_ensemble_combines_models_with_the_same_contract() -> None:
     half.score_series(TS[:200], VALUES[:200])
     resumed.set_state(pickle.loads(pickle.dumps(half.get_state())))
     np.testing.assert_array_equal(resumed.score_series(TS[200:], VALUES[200:]), scores[200:])
-    members = (_batch_scores(pm.ECODDetector) + _batch_scores(pm.IForestDetector)) / 2
+    members = (_batch_scores(pm.ECODDetector, None) + _batch_scores(pm.IForestDetector, None)) / 2
     np.testing.assert_allclose(scores, members, rtol=0, atol=1e-15)
 
 
@@ -299,9 +312,10 @@ def test_module_import_does_not_import_pyod() -> None:
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
-#: Scores of `_pinned_series` by the shipped sensor_anomaly settings, recorded before the
-#: streaming path was sped up (Python-float features and single-row copula scoring, PyOD's
-#: own ECOD/COPOD fit skipped): speed work must not move a score.
+#: Scores of `_pinned_series` by the shipped sensor_anomaly settings of the time (every window
+#: row learned), recorded before the streaming path was sped up (Python-float features and
+#: single-row copula scoring, PyOD's own ECOD/COPOD fit skipped): speed work must not move a
+#: score, and `exclude_above=None` must reproduce the plain window exactly.
 PINNED = {
     "ecod": (
         484.73724200067005,
@@ -332,7 +346,7 @@ def _pinned_series() -> tuple[list[datetime], np.ndarray]:
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_streaming_scores_equal_the_recorded_ones(name: str) -> None:
     ts, values = _pinned_series()
-    params = {"windows": [3, 12, 24], "warmup": 48, "refit_every": 48, "train_window": 576}
+    params = {"windows": [3, 12, 24], "warmup": 48, "refit_every": 48, "train_window": 576, "exclude_above": None}
     stream = make_series_detector(name, **params)
     scores = np.array([stream.update(t, float(v)) for t, v in zip(ts, values)])
     total, at = PINNED[name]

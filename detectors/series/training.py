@@ -1,0 +1,50 @@
+"""Which rows of a PyOD training window a refit learns from: the window minus what looked anomalous.
+
+Each row keeps the calibrated score it got when it was scored (the largest over the bank's
+models; 0 before the first fit). A calibrated model puts a share of about 1 − q of normal rows
+at or above level q, so a window of n rows is expected to hold (1 − q)·n such rows. At a refit,
+only the excess over that count is left out, highest scores first: an episode longer than the
+refit interval is not learned as normal and keeps scoring high after the refit, while a window
+of normal rows keeps its tail. (Leaving out every row at or above q would trim the normal tail
+at each refit; the next model, fitted without it, would put more normal rows above q, and the
+trimming would grow with every refit.)
+
+If fewer than `min_keep` of the window's rows would remain (at least `min_rows`), the whole
+window is used: a lasting change that fills most of the window is then the new normal, and the
+model follows it rather than flagging it forever.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Default level: a row scored at or above it (beyond 99% of the last fit's training scores) is not learned.
+DEFAULT_EXCLUDE_ABOVE = 0.99
+#: Default share of the window that must remain after exclusion, else the plain window is used.
+DEFAULT_MIN_KEEP = 0.5
+
+
+def training_mask(scores: np.ndarray, exclude_above: float | None, min_keep: float, min_rows: int) -> np.ndarray:
+    """Boolean mask of the window's rows to fit on, given the score each row got when it was scored."""
+    scores = np.asarray(scores, dtype=float)
+    n = scores.shape[0]
+    keep = np.ones(n, dtype=bool)
+    if exclude_above is None:
+        return keep
+    excess = int(np.count_nonzero(scores >= exclude_above)) - math.floor((1.0 - exclude_above) * n)
+    if excess <= 0:
+        return keep
+    keep[np.argsort(-scores, kind="stable")[:excess]] = False
+    if n - excess < max(min_rows, math.ceil(min_keep * n)):
+        return np.ones(n, dtype=bool)
+    return keep
+
+
+def check_exclusion(exclude_above: float | None, min_keep: float) -> None:
+    """Fail early on levels outside (0, 1] or a kept share outside [0, 1]."""
+    if exclude_above is not None and not 0.0 < exclude_above <= 1.0:
+        raise ValueError(f"exclude_above must be in (0, 1] or None, got {exclude_above}")
+    if not 0.0 <= min_keep <= 1.0:
+        raise ValueError(f"exclude_min_keep must be in [0, 1], got {min_keep}")
