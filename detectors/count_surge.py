@@ -7,9 +7,11 @@ import statistics
 from typing import Any
 
 from riskwatch.config.detector_params import CountSurgeConfig
+from riskwatch.config.models import TaxonomyConfig
 from riskwatch.contracts import Event, Signal, SignalKind
 from riskwatch.detectors.base import excess_to_score, make_signal
 from riskwatch.detectors.bucket_counts import BucketCounts, CountSeries
+from riskwatch.detectors.wording import Names
 
 
 def region_at_level(event: Event, level: str) -> str:
@@ -32,8 +34,9 @@ class CountSurgeDetector:
     name = "count_surge"
     MAX_EVIDENCE = 20
 
-    def __init__(self, config: CountSurgeConfig) -> None:
+    def __init__(self, config: CountSurgeConfig, taxonomy: TaxonomyConfig | None = None) -> None:
         self.config = config
+        self._names = Names(taxonomy)
         self._bucket_s = config.bucket.total_seconds()
         self._counts: BucketCounts[CountSeries] = BucketCounts(CountSeries, max_evidence=self.MAX_EVIDENCE, keep="last")
 
@@ -96,8 +99,8 @@ class CountSurgeDetector:
             observed=float(count),
             expected=round(mean, 3),
             reason=(
-                f"{count} {event.source.value} reports of {event.category} in {minutes} min "
-                f"vs {mean:.2f} expected (z {z:.1f} ≥ {self.config.z_threshold:g})"
+                f"{minutes} 分钟内 {count} 起 {self._names.reports(event.category, event.source)}，"
+                f"预期 {mean:.2f} 起（z 值 {z:.1f} ≥ {self.config.z_threshold:g}）"
             ),
             evidence=evidence,
         )

@@ -36,19 +36,19 @@ def series_anomaly(params: SeriesAnomalyParams, taxonomy: TaxonomyConfig) -> Ser
 
 
 def sensor_health(params: SensorHealthConfig, taxonomy: TaxonomyConfig) -> SensorHealthDetector:
-    return SensorHealthDetector(params)
+    return SensorHealthDetector(params, taxonomy)
 
 
 def count_surge(params: CountSurgeConfig, taxonomy: TaxonomyConfig) -> CountSurgeDetector:
-    return CountSurgeDetector(params)
+    return CountSurgeDetector(params, taxonomy)
 
 
 def prophet_trend(params: ProphetTrendConfig, taxonomy: TaxonomyConfig) -> ProphetTrendDetector:
-    return ProphetTrendDetector(params)
+    return ProphetTrendDetector(params, taxonomy)
 
 
 def burst(params: BurstConfig, taxonomy: TaxonomyConfig) -> BurstDetector:
-    return BurstDetector(params)
+    return BurstDetector(params, taxonomy)
 
 
 def alarm_limits(params: NoParams, taxonomy: TaxonomyConfig) -> AlarmLimitDetector:
