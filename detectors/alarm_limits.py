@@ -9,6 +9,9 @@ from riskwatch.detectors.base import make_signal
 ALARM_SCORE = 0.6
 CRITICAL_SCORE = 0.9
 
+#: How a reason names each limit: 临界值 (critical), 报警值 (alarm).
+_LIMIT_ZH = {"critical_limit": "临界值", "alarm_limit": "报警值"}
+
 
 class AlarmLimitDetector:
     """Raises a `threshold` signal carrying the hard rule `alarm_limit` or `critical_limit`."""
@@ -41,7 +44,7 @@ class AlarmLimitDetector:
                 score=CRITICAL_SCORE if rule == "critical_limit" else ALARM_SCORE,
                 observed=value,
                 expected=limit,
-                reason=f"{event.device_id} {metric.name} {value:g} {metric.unit} {direction} the {rule.replace('_', ' ')} {limit:g}",
+                reason=f"{event.device_id} {metric.name} {value:g} {metric.unit}，{direction}{_LIMIT_ZH[rule]} {limit:g} {metric.unit}",
                 hard_rule=rule,
                 evidence=(event.event_id,),
             )
@@ -49,13 +52,13 @@ class AlarmLimitDetector:
 
 
 def _breach(metric: SensorMetric, value: float) -> tuple[str, float, str] | None:
-    """The most serious limit the value is beyond, as (rule, limit, 'below'|'above')."""
+    """The most serious limit the value is beyond, as (rule, limit, '低于'|'高于')."""
     if metric.critical_low is not None and value <= metric.critical_low:
-        return "critical_limit", metric.critical_low, "below"
+        return "critical_limit", metric.critical_low, "低于"
     if metric.critical_high is not None and value >= metric.critical_high:
-        return "critical_limit", metric.critical_high, "above"
+        return "critical_limit", metric.critical_high, "高于"
     if metric.alarm_low is not None and value <= metric.alarm_low:
-        return "alarm_limit", metric.alarm_low, "below"
+        return "alarm_limit", metric.alarm_low, "低于"
     if metric.alarm_high is not None and value >= metric.alarm_high:
-        return "alarm_limit", metric.alarm_high, "above"
+        return "alarm_limit", metric.alarm_high, "高于"
     return None

@@ -37,8 +37,10 @@ import math
 from collections import Counter
 
 from riskwatch.config.detector_params import BurstConfig
+from riskwatch.config.models import TaxonomyConfig
 from riskwatch.contracts import Event, Signal, SignalKind
 from riskwatch.detectors.base import excess_to_score, make_signal
+from riskwatch.detectors.wording import Names
 
 EARTH_RADIUS_M = 6_371_000.0
 # Area of a disc of radius r over the 3 × 3 block of cells of side r around it.
@@ -80,8 +82,9 @@ class BurstDetector:
 
     name = "burst"
 
-    def __init__(self, config: BurstConfig | None = None) -> None:
+    def __init__(self, config: BurstConfig | None = None, taxonomy: TaxonomyConfig | None = None) -> None:
         self.config = config or BurstConfig()
+        self._names = Names(taxonomy)
         cfg = self.config
         self._sources = frozenset(cfg.sources)
         self._categories = frozenset(cfg.categories)
@@ -282,7 +285,7 @@ class BurstDetector:
         t = event.occurred_at.timestamp()
         first = min([t] + [m[0] for m in members])
         minutes = max(1, math.ceil((t - first) / 60.0))
-        where = f"within {cfg.radius_m:g} m" if located else f"in street {centre}"
+        where = f"半径 {cfg.radius_m:g} m 范围内" if located else f"街道 {centre} 内"
         district = centre[:6] if len(centre) >= 6 else event.district_code
         log_p = -math.log10(max(p, 1e-300))
         score = excess_to_score(log_p, -math.log10(cfg.p_threshold))
@@ -298,8 +301,8 @@ class BurstDetector:
             observed=float(count),
             expected=round(expected, 4),
             reason=(
-                f"{count} {category} {event.source.value} reports {where} in {minutes} min, "
-                f"expected {expected:.2g} (Poisson p {p:.1e} ≤ {cfg.p_threshold:g})"
+                f"{minutes} 分钟内{where} {count} 起 {self._names.reports(category, event.source)}，"
+                f"预期 {expected:.2g} 起（泊松 p 值 {p:.1e} ≤ {cfg.p_threshold:g}）"
             ),
             evidence=evidence[-cfg.max_evidence :],
         )

@@ -39,19 +39,19 @@ def series_anomaly(params: SeriesAnomalyParams, taxonomy: TaxonomyConfig, statio
 
 
 def sensor_health(params: SensorHealthConfig, taxonomy: TaxonomyConfig, stations: StationsConfig) -> SensorHealthDetector:
-    return SensorHealthDetector(params)
+    return SensorHealthDetector(params, taxonomy)
 
 
 def count_surge(params: CountSurgeConfig, taxonomy: TaxonomyConfig, stations: StationsConfig) -> CountSurgeDetector:
-    return CountSurgeDetector(params)
+    return CountSurgeDetector(params, taxonomy)
 
 
 def prophet_trend(params: ProphetTrendConfig, taxonomy: TaxonomyConfig, stations: StationsConfig) -> ProphetTrendDetector:
-    return ProphetTrendDetector(params)
+    return ProphetTrendDetector(params, taxonomy)
 
 
 def burst(params: BurstConfig, taxonomy: TaxonomyConfig, stations: StationsConfig) -> BurstDetector:
-    return BurstDetector(params)
+    return BurstDetector(params, taxonomy)
 
 
 def alarm_limits(params: NoParams, taxonomy: TaxonomyConfig, stations: StationsConfig) -> AlarmLimitDetector:

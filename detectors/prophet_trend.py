@@ -35,10 +35,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from riskwatch.config.detector_params import DAY, ProphetTrendConfig
-from riskwatch.contracts import Event, Signal, SignalKind, stable_id
+from riskwatch.config.models import TaxonomyConfig
+from riskwatch.contracts import Event, Signal, SignalKind, Source, stable_id
 from riskwatch.detectors.base import excess_to_score, make_signal, renamed
 from riskwatch.detectors.bucket_counts import BucketCounts, CountSeries, SeriesKey
 from riskwatch.detectors.count_surge import CountSurgeDetector, region_at_level
+from riskwatch.detectors.wording import Names
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -126,8 +128,10 @@ class ProphetTrendDetector:
     cold_name = "prophet_trend/cold_start"
     MAX_EVIDENCE = 20
 
-    def __init__(self, config: ProphetTrendConfig | None = None) -> None:
+    def __init__(self, config: ProphetTrendConfig | None = None, taxonomy: TaxonomyConfig | None = None) -> None:
         self.config = config = config or ProphetTrendConfig()
+        self._taxonomy = taxonomy
+        self._names = Names(taxonomy)
         self._bucket_s = int(config.resolution.total_seconds())
         self._offset_s = int(config.utc_offset.total_seconds())
         self._per_day = int(DAY.total_seconds()) // self._bucket_s
@@ -184,11 +188,12 @@ class ProphetTrendDetector:
         # Cold start (or a failed fit whose forecasts ran out, or a sparse series): the robust
         # rolling baseline, fed only while it answers. It costs more per event than a lookup.
         if series.cold is None:
-            series.cold = CountSurgeDetector(self._cold_config)
+            series.cold = CountSurgeDetector(self._cold_config, self._taxonomy)
         for cold in series.cold.observe(event):
             # Remember the count that first crossed the cold-start threshold: fits train at it.
             series.alerted.setdefault(bucket, (cold.score, cold.observed))
-            signals.append(renamed(cold, self.cold_name))
+            # It cannot tell a seasonal peak from a surge: it corroborates, never warns alone.
+            signals.append(renamed(cold, self.cold_name).model_copy(update={"warming": True}))
         return signals
 
     # ------------------------------------------------------------------ buckets and time
@@ -236,8 +241,8 @@ class ProphetTrendDetector:
             observed=float(count),
             expected=round(yhat, 3),
             reason=(
-                f"{count} {category} {source} reports in {when} vs Prophet expected {yhat:.1f} "
-                f"({width} upper {upper:.1f})"
+                f"{when} {count} 起 {self._names.reports(category, Source(source))}，Prophet 预测 {yhat:.1f} 起"
+                f"（{width} 预测区间上限 {upper:.1f}）"
             ),
             evidence=series.evidence.get(bucket, ()),
         )
@@ -421,7 +426,7 @@ class ProphetTrendDetector:
             return None
         series.growth_day = day
         source, category, region = key
-        span = f"{days:g} day" + ("" if days == 1 else "s")
+        span = f"{days:g} 天"
         return make_signal(
             self.name,
             SignalKind.surge,
@@ -433,8 +438,8 @@ class ProphetTrendDetector:
             observed=round(recent, 2),
             expected=round(before, 2),
             reason=(
-                f"sustained growth: +{growth * 100:.0f}% over {span} (Prophet trend; {recent:.1f} {category} {source} "
-                f"reports/day in the last {span} vs {before:.1f} in the {span} before)"
+                f"持续增长：{span}内 +{growth * 100:.0f}%（Prophet 趋势；近 {span} {self._names.reports(category, Source(source))}"
+                f"日均 {recent:.1f} 起，此前 {span} 日均 {before:.1f} 起）"
             ),
             evidence=series.evidence.get(series.newest, ()),
         )
@@ -487,7 +492,7 @@ class ProphetTrendDetector:
             series.alerted = {int(b): (float(sc), float(up)) for b, sc, up in item["alerted"]}
             series.growth_day = None if item["growth_day"] is None else int(item["growth_day"])
             if item.get("cold") is not None:
-                series.cold = CountSurgeDetector(self._cold_config)
+                series.cold = CountSurgeDetector(self._cold_config, self._taxonomy)
                 series.cold.set_state(item["cold"])
         self.fits = int(state.get("fits", 0))
 

@@ -32,6 +32,7 @@ from riskwatch.config.rules import (
 )
 from riskwatch.contracts import Event, Signal, SignalKind, Source
 from riskwatch.detectors.base import make_signal
+from riskwatch.detectors.wording import Names, span_zh
 
 # --------------------------------------------------------------------------- evaluation
 
@@ -54,15 +55,6 @@ def _region(event: Event, level: str) -> str:
     if level == "district":
         return event.district_code
     return event.street_code or event.district_code
-
-
-def _span(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
 
 
 class _Evaluator(ABC):
@@ -92,9 +84,9 @@ class _LimitEval(_Evaluator):
         value = float(event.value)  # type: ignore[arg-type]
         cond, metric = self.cond, self.metric
         if cond.below is not None and value <= cond.below:
-            limit, side = cond.below, "at or below"
+            limit, side = cond.below, "低于或等于"
         elif cond.above is not None and value >= cond.above:
-            limit, side = cond.above, "at or above"
+            limit, side = cond.above, "高于或等于"
         else:
             return None
         return _Hit(
@@ -103,7 +95,7 @@ class _LimitEval(_Evaluator):
             event=event,
             observed=value,
             expected=limit,
-            text=f"{event.device_id} {metric.name} {value:g} {metric.unit} {side} {limit:g}",
+            text=f"{event.device_id} {metric.name} {value:g} {metric.unit}，{side} {limit:g} {metric.unit}",
             evidence=(event.event_id,),
             latch=self.latch_key(event, level),
         )
@@ -156,7 +148,7 @@ class _RateEval(_Evaluator):
         if best is None or best[0] < threshold:
             return None
         measure, magnitude, signed, ref = best
-        verb = "fell" if signed < 0 else "rose"
+        verb = "下降" if signed < 0 else "上升"
         minutes = max(1, round((t - ref[0]) / 60))
         amount = f"{magnitude:.3g} {self.metric.unit}" if cond.change is not None else f"{measure:.0f}%"
         limit = f"{threshold:g} {self.metric.unit}" if cond.change is not None else f"{threshold:g}%"
@@ -167,8 +159,8 @@ class _RateEval(_Evaluator):
             observed=round(measure, 6),
             expected=threshold,
             text=(
-                f"{device} {self.metric.name} {verb} {amount} ({ref[1]:g} → {value:g}) in {minutes} min, "
-                f"≥ {limit} within {_span(cond.within)}"
+                f"{device} {self.metric.name} {minutes} 分钟内{verb} {amount}（{ref[1]:g} → {value:g}），"
+                f"阈值为 {span_zh(cond.within)}内 ≥ {limit}"
             ),
             evidence=(ref[2], event.event_id),
             latch=(device,),
@@ -178,8 +170,9 @@ class _RateEval(_Evaluator):
 class _CountEval(_Evaluator):
     """Per street: matching reports of the last `within`."""
 
-    def __init__(self, cond: CountCondition, within: timedelta) -> None:
+    def __init__(self, cond: CountCondition, within: timedelta, names: Names) -> None:
         self.cond = cond
+        self._names = names
         self._within = within
         self._span_s = within.total_seconds()
         self._seen: dict[str, list[tuple[float, str]]] = {}
@@ -204,14 +197,16 @@ class _CountEval(_Evaluator):
         recent = seen[lo:hi]
         if len(recent) < self.cond.at_least:
             return None
-        source = f"{self.cond.source.value} " if self.cond.source else ""
         return _Hit(
             region=region,
             at=t,
             event=event,
             observed=float(len(recent)),
             expected=float(self.cond.at_least),
-            text=f"{len(recent)} {source}reports of {self.cond.category} in {region} within {_span(self._within)} (≥ {self.cond.at_least})",
+            text=(
+                f"{region} {span_zh(self._within)}内 {len(recent)} 起 {self._names.reports(self.cond.category, self.cond.source)}"
+                f"（≥ {self.cond.at_least} 起）"
+            ),
             evidence=tuple(i for _, i in recent),
             latch=(region,),
         )
@@ -221,7 +216,7 @@ def _evaluator(cond: LimitCondition | RateOfChangeCondition | CountCondition, ta
     if isinstance(cond, CountCondition):
         within = cond.within or default_within
         assert within is not None
-        return _CountEval(cond, within)
+        return _CountEval(cond, within, Names(taxonomy))
     metric = taxonomy.metric(cond.metric)
     if metric is None:
         raise ValueError(f"unknown sensor metric {cond.metric!r}")
@@ -348,8 +343,8 @@ class RulesDetector:
             observed=float(len(ordered)),
             expected=float(len(combo.evaluators)),
             reason=(
-                f"rule {rule.name}: all {len(ordered)} conditions held within {_span(rule.window)} in {region}: "
-                + "; ".join(h.text for h in ordered)
+                f"规则 {rule.name}：{region} {span_zh(rule.window)}内 {len(ordered)} 个条件全部成立："
+                + "；".join(h.text for h in ordered)
             ),
             hard_rule=rule.name,
             evidence=evidence,
@@ -370,7 +365,7 @@ class RulesDetector:
             score=rule.score,
             observed=hit.observed,
             expected=hit.expected,
-            reason=f"rule {rule.name}: {hit.text}",
+            reason=f"规则 {rule.name}：{hit.text}",
             hard_rule=rule.name,
             evidence=hit.evidence,
         )

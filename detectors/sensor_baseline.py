@@ -9,6 +9,7 @@ from riskwatch.config.detector_params import SensorBaselineConfig
 from riskwatch.config.models import TaxonomyConfig
 from riskwatch.contracts import Event, Signal, SignalKind, Source
 from riskwatch.detectors.base import excess_to_score, make_signal
+from riskwatch.detectors.wording import Names, direction_zh, unit_suffix
 
 MAD_TO_SIGMA = 1.4826
 
@@ -24,6 +25,7 @@ class SensorBaselineDetector:
 
     def __init__(self, config: SensorBaselineConfig, taxonomy: TaxonomyConfig) -> None:
         self.config = config
+        self._names = Names(taxonomy)
         self._history: dict[tuple[str, str], deque[float]] = {}
         self._scale_floor = {
             m.metric: (m.valid_max - m.valid_min) * config.min_scale_fraction for m in taxonomy.sensor_metrics
@@ -49,12 +51,13 @@ class SensorBaselineDetector:
             scale = max(MAD_TO_SIGMA * mad, self._scale_floor.get(event.metric, 0.0), 1e-9)
             z = abs(event.value - median) / scale
             if z >= self.config.z_threshold:
-                signals.append(self._signal(event, median, z))
+                # A window not yet full is a baseline of a few readings: trusted only with others.
+                signals.append(self._signal(event, median, z, warming=len(window) < self.config.window))
         window.append(event.value)
         return signals
 
-    def _signal(self, event: Event, median: float, z: float) -> Signal:
-        direction = "below" if event.value < median else "above"  # type: ignore[operator]
+    def _signal(self, event: Event, median: float, z: float, *, warming: bool) -> Signal:
+        direction = direction_zh(event.value < median)  # type: ignore[operator]
         return make_signal(
             self.name,
             SignalKind.anomaly,
@@ -64,8 +67,9 @@ class SensorBaselineDetector:
             observed=float(event.value),  # type: ignore[arg-type]
             expected=round(median, 6),
             reason=(
-                f"{event.device_id} {event.metric} {event.value:g} {event.unit} is {direction} its rolling "
-                f"median {median:.3g} (robust z {z:.1f} ≥ {self.config.z_threshold:g})"
+                f"{event.device_id} {self._names.metric(event.metric)} {event.value:g}{unit_suffix(event.unit)}，"
+                f"{direction}滚动中位数 {median:.3g}（稳健 z 值 {z:.1f} ≥ {self.config.z_threshold:g}）"
             ),
             evidence=(event.event_id,),
+            warming=warming,
         )

@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from riskwatch.config.detector_params import SensorHealthConfig
+from riskwatch.config.models import TaxonomyConfig
 from riskwatch.contracts import Event, Signal, SignalKind, Source
 from riskwatch.detectors.base import excess_to_score, make_signal
+from riskwatch.detectors.wording import Names, duration_zh, unit_suffix
 
 
 @dataclass
@@ -54,8 +56,9 @@ class SensorHealthDetector:
 
     name = "sensor_health"
 
-    def __init__(self, config: SensorHealthConfig | None = None) -> None:
+    def __init__(self, config: SensorHealthConfig | None = None, taxonomy: TaxonomyConfig | None = None) -> None:
         self.config = config or SensorHealthConfig()
+        self._names = Names(taxonomy)
         self._series: dict[tuple[str, str], _Series] = {}
 
     def warming_up(self) -> bool:
@@ -163,8 +166,8 @@ class SensorHealthDetector:
             observed=value,
             expected=None,
             reason=(
-                f"{event.device_id} {event.metric} stuck at {value:g}{_unit(event)} for {series.run_length} readings "
-                f"since {start.occurred_at:%Y-%m-%d %H:%M}; it normally repeats {repeat_rate:.0%} of readings"
+                f"{event.device_id} {self._names.metric(event.metric)} 停滞在 {value:g}{unit_suffix(event.unit)}，"
+                f"自 {start.occurred_at:%Y-%m-%d %H:%M} 起连续 {series.run_length} 个读数不变；平时重复读数占 {repeat_rate:.0%}"
             ),
             evidence=(start.event_id, event.event_id),
         )
@@ -205,8 +208,8 @@ class SensorHealthDetector:
             observed=round(spread, 9),
             expected=round(usual, 9),
             reason=(
-                f"{event.device_id} {event.metric} flat-lined: spread {spread:.3g}{_unit(event)} over the last "
-                f"{c.flat_window} readings against a usual {usual:.3g} (below {c.flat_ratio:.0%})"
+                f"{event.device_id} {self._names.metric(event.metric)} 读数趋平：近 {c.flat_window} 个读数离散度 "
+                f"{spread:.3g}{unit_suffix(event.unit)}，平时为 {usual:.3g}（低于其 {c.flat_ratio:.0%}）"
             ),
             evidence=(event.event_id,),
         )
@@ -224,8 +227,8 @@ class SensorHealthDetector:
             observed=silence,
             expected=usual,
             reason=(
-                f"{last.device_id} {last.metric}: no reading for {_duration(silence)} after "
-                f"{last.occurred_at:%Y-%m-%d %H:%M} (usually every {_duration(usual)})"
+                f"{last.device_id} {self._names.metric(last.metric)}：{last.occurred_at:%Y-%m-%d %H:%M} 后 "
+                f"{duration_zh(silence)}无读数（平时每 {duration_zh(usual)}一个读数）"
             ),
             evidence=evidence,
         )
@@ -269,17 +272,3 @@ def _spread(values: deque[float]) -> float:
     n = len(values)
     mean = math.fsum(values) / n
     return math.sqrt(math.fsum((v - mean) * (v - mean) for v in values) / n)
-
-
-def _unit(event: Event) -> str:
-    return f" {event.unit}" if event.unit else ""
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86_400:.1f} d"

@@ -28,6 +28,7 @@ from riskwatch.contracts import Event, Signal, SignalKind, Source
 from riskwatch.detectors.base import make_signal
 from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.detectors.series.registry import make_series_detector
+from riskwatch.detectors.wording import Names, unit_suffix
 
 EXPECTATION_WINDOW = 24
 
@@ -39,6 +40,7 @@ class SeriesAnomalyDetector:
 
     def __init__(self, params: SeriesAnomalyParams, taxonomy: TaxonomyConfig) -> None:
         self.params = params
+        self._names = Names(taxonomy)
         self._make = lambda: make_series_detector(params.model, **params.model_params)
         self._make()  # bad model parameter values fail when the worker starts, not on the first reading
         self._models: dict[tuple[str, str], SeriesDetector] = {}
@@ -77,8 +79,9 @@ class SeriesAnomalyDetector:
                 observed=value,
                 expected=round(expected, 6),
                 reason=(
-                    f"{event.device_id} {event.metric} {value:g} {event.unit} scored {score:.4f} by {self.params.model} "
-                    f"(≥ {self.params.threshold:g}{self._persistence_text()}); recent median {expected:.3g}"
+                    f"{event.device_id} {self._names.metric(event.metric)} {value:g}{unit_suffix(event.unit)}，"
+                    f"{self.params.model} 评分 {score:.4f}（≥ {self.params.threshold:g}{self._persistence_text()}）；"
+                    f"近期中位数 {expected:.3g}"
                 ),
                 evidence=(event.event_id,),
             )
@@ -98,7 +101,7 @@ class SeriesAnomalyDetector:
 
     def _persistence_text(self) -> str:
         k = self.params.persistence
-        return "" if k == 1 else f" for {k} readings in a row"
+        return "" if k == 1 else f"，连续 {k} 个读数"
 
     def get_state(self) -> dict[str, Any]:
         return {

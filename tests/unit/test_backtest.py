@@ -275,3 +275,23 @@ def test_scenario_run_finds_the_burst_and_writes_a_report(tmp_path, city, cli) -
     again = scoring.score_run(run, city)
     assert again.pipeline.score.detected == 1
     assert run.traces.sensor["WP-410105002-01"] and run.traces.hotline["410105002"]
+
+
+def test_history_warms_the_detectors_and_is_neither_graded_nor_counted(tmp_path, city) -> None:
+    from riskwatch.simulator.history import history_messages
+    from riskwatch.simulator.scenario import load_scenario
+    from riskwatch.simulator.sinks import write_files
+
+    path = tmp_path / "tiny_burst.yaml"
+    path.write_text(SMALL_SCENARIO, encoding="utf-8")
+    scenario = load_scenario(path, city)
+    write_files(scenario, tmp_path / "live", city=city)
+    history = [(m.source, m.value) for m in history_messages(scenario, city, 1, 1)]
+    cold = runner.run_recorded(tmp_path / "live", city, progress=False)
+    warm = runner.run_recorded(tmp_path / "live", city, progress=False, history=history)
+    assert warm.events == cold.events, "only the live records are counted"
+    assert all(w.first_seen >= scenario.start for w in warm.warnings), "history raises no warning"
+    assert all(s.at >= scenario.start for s in warm.signals)
+    assert scoring.score_run(warm, city).pipeline.score.detected == 1
+    # A day of history has warmed the sensor baseline: its first signals are no longer marked warming.
+    assert not any(s.detector == "sensor_baseline" and s.warming for s in warm.signals)

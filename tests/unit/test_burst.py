@@ -133,7 +133,7 @@ def test_fires_on_a_tight_cluster_but_not_the_same_reports_spread_city_wide() ->
     assert len(first.region_code) == 15 and REGIONS.get(first.region_code) is not None
     lon, lat = REGIONS.get(first.region_code).centroid  # type: ignore[union-attr]
     assert haversine_km(lon, lat, *CENTRE) < 1.5
-    assert "public_order police reports within 500 m" in first.reason and "expected" in first.reason
+    assert "半径 500 m 范围内" in first.reason and "起 public_order 类110警情" in first.reason and "预期" in first.reason
 
 
 def test_fires_before_the_hourly_count_moves() -> None:
@@ -167,7 +167,7 @@ def test_hotline_reports_without_coordinates_cluster_by_street() -> None:
     calls = [hotline_event(f"G{i}", start + timedelta(minutes=3 * i), street, "gas_supply") for i in range(6)]
     signals = run(detector, calls)
     assert signals and signals[0].region_code == street and signals[0].district_code == "410105"
-    assert f"in street {street}" in signals[0].reason
+    assert f"街道 {street} 内" in signals[0].reason
     assert signals[0].evidence[-1] in {c.event_id for c in calls}
 
 

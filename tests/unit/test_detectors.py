@@ -57,7 +57,7 @@ def test_sensor_baseline_flags_a_drop_but_not_noise() -> None:
     signals = detector.observe(_reading(100, 0.10))
     assert len(signals) == 1
     assert signals[0].expected is not None and abs(signals[0].expected - 0.30) < 0.02
-    assert signals[0].score > 0.8 and "below" in signals[0].reason
+    assert signals[0].score > 0.8 and "管网水压 0.1 MPa，低于滚动中位数" in signals[0].reason
 
 
 def test_sensor_baseline_is_causal() -> None:

@@ -135,7 +135,7 @@ def test_refits_run_once_a_day_on_the_local_midnight_grid(september) -> None:
 
 def test_normal_days_stay_quiet_and_the_day_13_surge_is_flagged_in_its_bucket(september) -> None:
     detector, _events_, signals, _fits = september
-    prophet = [s for s in signals if s.detector == "prophet_trend" and "sustained growth" not in s.reason]
+    prophet = [s for s in signals if s.detector == "prophet_trend" and "持续增长" not in s.reason]
     in_surge = [s for s in prophet if SURGE_AT <= s.at < SURGE_AT + timedelta(hours=1)]
     false_buckets = {detector.bucket_of(s.at) for s in prophet if s not in in_surge}
     assert len(false_buckets) <= 2, [s.reason for s in prophet if s not in in_surge]
@@ -143,12 +143,12 @@ def test_normal_days_stay_quiet_and_the_day_13_surge_is_flagged_in_its_bucket(se
     first, strongest = in_surge[0], max(in_surge, key=lambda s: s.score)
     assert first.score >= 0.5 and strongest.score > 0.75 and strongest.observed > first.observed
     assert first.expected is not None and first.observed > first.expected
-    assert "water_supply hotline reports in 12:00–13:00 vs Prophet expected" in first.reason
-    assert "(99% upper " in first.reason
+    assert first.reason.startswith("12:00–13:00 ") and "起 water_supply 类12345热线，Prophet 预测" in first.reason
+    assert "（99% 预测区间上限 " in first.reason
     assert len(first.evidence) >= 1
     # Re-signalled only as the score climbs, not for every report.
     assert len(in_surge) < SURGE_EXTRA / 2
-    assert not [s for s in signals if "sustained growth" in s.reason]
+    assert not [s for s in signals if "持续增长" in s.reason]
 
 
 def test_chinese_public_holidays_are_in_the_model(september) -> None:
@@ -194,13 +194,13 @@ def test_sustained_growth_is_signalled_once_a_day_and_not_on_a_flat_series() -> 
     flat = _events(november, 18, seed=1, category="power_supply")
     rising = _events(november, 18, seed=1, category="water_supply", growth=(11, 0.2))
     merged = sorted(flat + rising, key=lambda e: e.occurred_at)
-    growth = [s for s in _run(detector, merged) if "sustained growth" in s.reason]
+    growth = [s for s in _run(detector, merged) if "持续增长" in s.reason]
     assert growth and {s.category for s in growth} == {"water_supply"}
     assert all(s.detector == "prophet_trend" and s.kind.value == "surge" for s in growth)
     days = [s.at.date() for s in growth]
     assert len(days) == len(set(days))
     assert growth[0].at >= november + timedelta(days=14)  # needs two weeks of history
-    assert growth[0].reason.startswith("sustained growth: +") and "over 3 days" in growth[0].reason
+    assert growth[0].reason.startswith("持续增长：3 天内 +")
     assert growth[-1].observed > growth[-1].expected
 
 

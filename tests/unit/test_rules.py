@@ -91,7 +91,7 @@ def test_rate_of_change_fires_on_a_fast_drop_not_a_slow_drift() -> None:
     assert signal.kind is SignalKind.threshold and signal.detector == "rules"
     assert signal.score == 0.75 and signal.expected == 0.08 and signal.observed >= 0.08
     assert signal.category == "water_supply" and signal.region_code == "410105002001001"
-    assert signal.reason.startswith("rule pressure_drop_fast: WP-2") and "fell" in signal.reason
+    assert signal.reason.startswith("规则 pressure_drop_fast：WP-2 管网水压") and "分钟内下降" in signal.reason
     assert len(signal.evidence) == 2
 
 
@@ -123,7 +123,7 @@ def test_combination_fires_once_with_its_name_as_hard_rule() -> None:
     assert signal.category == "water_supply"
     assert signal.at == calls[2].occurred_at, "fires on the third call, the last condition to hold"
     assert signal.observed == signal.expected == 2
-    assert "rule water_main_break" in signal.reason and "WP-3" in signal.reason and "3 hotline reports" in signal.reason
+    assert "规则 water_main_break：" in signal.reason and "WP-3" in signal.reason and "3 起 供水 类12345热线" in signal.reason
     assert {c.event_id for c in calls[:3]} <= set(signal.evidence)
     # The standalone rate rule saw the same drop.
     assert len(only("pressure_drop_fast", signals)) == 1

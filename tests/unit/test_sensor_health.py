@@ -70,7 +70,7 @@ def test_stuck_value_is_reported_once_with_its_run() -> None:
     signal = signals[0]
     assert signal.kind is SignalKind.health and signal.detector == "sensor_health"
     assert signal.at == stuck[11].occurred_at  # recognised at the 12th identical reading
-    assert "WP-1 water_pressure stuck at 0.312 MPa for 12 readings" in signal.reason
+    assert "WP-1 water_pressure 停滞在 0.312 MPa" in signal.reason and "连续 12 个读数不变" in signal.reason
     assert signal.observed == 0.312 and 0.5 <= signal.score <= 1.0
     assert signal.evidence == (stuck[0].event_id, stuck[11].event_id)
     # it moves again, then sticks again: a second episode
@@ -101,7 +101,7 @@ def test_flat_line_is_reported_when_the_spread_collapses() -> None:
     signals = _feed(detector, quiet)
     assert len(signals) == 1
     flat = signals[0]
-    assert flat.kind is SignalKind.health and "flat-lined" in flat.reason
+    assert flat.kind is SignalKind.health and "读数趋平" in flat.reason
     assert flat.expected is not None and flat.observed < 0.1 * flat.expected
     assert flat.score >= 0.5
 
@@ -115,7 +115,7 @@ def test_gap_is_noticed_on_the_next_reading() -> None:
     gap = signals[0]
     assert gap.observed == 25 * 60 and gap.expected == 5 * 60
     assert gap.at == late.occurred_at and gap.evidence == ("sensor:WP-1:19", late.event_id)
-    assert "no reading for 25 min" in gap.reason and "usually every 5 min" in gap.reason
+    assert "25 分钟无读数" in gap.reason and "平时每 5 分钟一个读数" in gap.reason
     assert gap.score > 0.5  # five intervals, past the three that make a gap
 
 

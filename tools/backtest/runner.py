@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -140,8 +141,14 @@ def _is_health_detector(detector: Any) -> bool:
 
 
 def run_recorded(directory: Path | str, config: CityConfig, *, keep_events: bool = False,
-                 progress: bool | None = None, name: str | None = None) -> ScenarioRun:
-    """Replay a directory of raw files through the pipeline and collect warnings and signals."""
+                 progress: bool | None = None, name: str | None = None,
+                 history: Iterable[tuple[Source, bytes]] = ()) -> ScenarioRun:
+    """Replay a directory of raw files through the pipeline and collect warnings and signals.
+
+    `history` (raw records in arrival order, e.g. `simulator.history.history_messages`) is fed
+    through normalization and the detectors first, without grading: the detectors start the
+    replay warm, as a worker restored from its state would, and nothing of it is counted.
+    """
     from riskwatch.streams.pipeline import Pipeline
     from riskwatch.streams.replay import interleave
 
@@ -153,6 +160,10 @@ def run_recorded(directory: Path | str, config: CityConfig, *, keep_events: bool
     doc, incidents = load_truth(truth_path, group_of)
     specs = source_files(directory)
     pipeline = Pipeline(config)
+    for source, raw in history:
+        event = pipeline.normalize(source, raw)
+        if isinstance(event, Event):
+            pipeline.detect(event)
     signals: list[Signal] = []
     recorder = _Recorder({i.street for i in incidents}, {d for i in incidents for d in i.devices}, keep_events)
     detectors = pipeline.detect.detectors
