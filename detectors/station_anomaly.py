@@ -136,7 +136,7 @@ class StationAnomalyDetector:
         rows = self.params.persistence
         return (
             f"{station.name}（{station.id}）：{labels} 联合异常（得分 {result.score:.2f}）；{details}；"
-            f"station model {station.model} 连续 {rows} 个周期（每 {minutes:g} 分钟一行）超过其阈值"
+            f"站点模型 {station.model} 连续 {rows} 个周期（每 {minutes:g} 分钟一行）超过其阈值"
         )
 
     def _value_text(self, key: str, value: float, share: float) -> str:

@@ -25,8 +25,12 @@ def city() -> CityConfig:
 
 @pytest.fixture(scope="module")
 def replayed(city: CityConfig) -> list[Signal]:
-    """Every signal of a scenario whose sensor shapes, reports and faults wake most detectors."""
-    return run_scenario("bench_sensor_shapes", city, progress=False).signals
+    """Every signal of a scenario whose sensor shapes, reports and faults wake most detectors, and
+    of the station scenario (stations report only where a scenario lists them)."""
+    return [
+        *run_scenario("bench_sensor_shapes", city, progress=False).signals,
+        *(s for s in run_scenario("station_fault", city, progress=False).signals if s.detector == "station_anomaly"),
+    ]
 
 
 def allowed_names(city: CityConfig) -> set[str]:
@@ -35,6 +39,7 @@ def allowed_names(city: CityConfig) -> set[str]:
     for spec in city.detectors.detectors:
         names |= {spec.name, spec.type}
         names |= {str(rule["name"]) for rule in spec.params.get("rules", [])}
+    names |= {station.model for station in city.stations.stations}
     for metric in city.taxonomy.sensor_metrics:
         names |= set(LATIN_WORD.findall(metric.unit)) | set(LATIN_WORD.findall(metric.name))
     return names

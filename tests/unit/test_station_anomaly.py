@@ -160,7 +160,7 @@ def test_one_signal_per_episode_naming_the_channels_and_their_values() -> None:
     assert "联合异常（得分" in first.reason
     for label in ("水泵振动", "进水压力", "出水压力"):
         assert label in first.reason
-    assert "mm/s" in first.reason and "MPa" in first.reason and "station model station" in first.reason
+    assert "mm/s" in first.reason and "MPa" in first.reason and "站点模型 station" in first.reason
     assert len(first.evidence) == 3 and all(e.startswith("sensor:P-") for e in first.evidence)
 
 
