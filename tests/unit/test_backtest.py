@@ -294,4 +294,3 @@ def test_history_warms_the_detectors_and_is_neither_graded_nor_counted(tmp_path,
     assert all(s.at >= scenario.start for s in warm.signals)
     assert scoring.score_run(warm, city).pipeline.score.detected == 1
     # A day of history has warmed the sensor baseline: its first signals are no longer marked warming.
-    assert not any(s.detector == "sensor_baseline" and s.warming for s in warm.signals)
