@@ -29,13 +29,11 @@ def score_command(
     if station:
         _score_stations(inputs, out, detector, config)
         return
-    from riskwatch.tools.score.scoring import ScoreError, resolve_detector, score_files
+    from riskwatch.tools.score.scoring import ScoreError, require_files, resolve_detector, score_files
 
     try:
         name, params = resolve_detector(config, detector)
-        missing = [str(p) for p in inputs if not p.is_file()]
-        if missing:
-            raise ScoreError(f"no such input file: {', '.join(missing)}")
+        require_files(inputs)
         results = score_files(inputs, out, name, params)
     except ScoreError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -54,14 +52,12 @@ def score_command(
 
 def _score_stations(inputs: list[Path], out: Path, detector: str | None, config: Path | None) -> None:
     """`score --station`: every problem with the command line, config or inputs exits 2 before scoring."""
-    from riskwatch.tools.score.scoring import ScoreError
+    from riskwatch.tools.score.scoring import ScoreError, require_files
     from riskwatch.tools.score.station import resolve_station_detector, score_station_files
 
     try:
         name, params = resolve_station_detector(config, detector)
-        missing = [str(p) for p in inputs if not p.is_file()]
-        if missing:
-            raise ScoreError(f"no such input file: {', '.join(missing)}")
+        require_files(inputs)
         results = score_station_files(inputs, out, name, params)
     except ScoreError as exc:
         typer.echo(f"error: {exc}", err=True)

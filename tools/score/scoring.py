@@ -10,6 +10,7 @@ import inspect
 import math
 import os
 import typing
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -55,16 +56,27 @@ def _known_detectors() -> dict[str, str]:
     return known_series_detectors()
 
 
+def load_registered(what: str, name: str, known: Mapping[str, str], load: Callable[[str], type]) -> type:
+    """The class registered as `name` among `known`, or a ScoreError saying what is known."""
+    if name not in known:
+        raise ScoreError(f"unknown {what} {name!r}; known: {', '.join(sorted(known))}")
+    try:
+        return load(name)
+    except ImportError as exc:
+        raise ScoreError(f"{what} {name!r} is registered but cannot be imported: {exc}") from exc
+
+
+def require_files(inputs: list[Path]) -> None:
+    """Fail before scoring anything when an input file does not exist."""
+    missing = [str(p) for p in inputs if not p.is_file()]
+    if missing:
+        raise ScoreError(f"no such input file: {', '.join(missing)}")
+
+
 def _detector_class(name: str) -> type:
     from riskwatch.detectors.series.registry import series_detector_class
 
-    known = _known_detectors()
-    if name not in known:
-        raise ScoreError(f"unknown detector {name!r}; known: {', '.join(sorted(known))}")
-    try:
-        return series_detector_class(name)
-    except ImportError as exc:
-        raise ScoreError(f"detector {name!r} is registered but cannot be imported: {exc}") from exc
+    return load_registered("detector", name, _known_detectors(), series_detector_class)
 
 
 def _params_model(cls: type) -> type[BaseModel]:

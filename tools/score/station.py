@@ -26,7 +26,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from riskwatch.config.loader import describe_validation_error
-from riskwatch.tools.score.scoring import ScoreError, _format_score, _params_model, load_score_config, parse_timestamp
+from riskwatch.tools.score.scoring import (
+    ScoreError,
+    _format_score,
+    _params_model,
+    load_registered,
+    load_score_config,
+    parse_timestamp,
+)
 
 
 @dataclass(frozen=True)
@@ -54,13 +61,7 @@ class StationResult:
 def _station_class(name: str) -> type:
     from riskwatch.detectors.station.registry import known_station_detectors, station_detector_class
 
-    known = known_station_detectors()
-    if name not in known:
-        raise ScoreError(f"unknown station detector {name!r}; known: {', '.join(sorted(known))}")
-    try:
-        return station_detector_class(name)
-    except ImportError as exc:
-        raise ScoreError(f"station detector {name!r} is registered but cannot be imported: {exc}") from exc
+    return load_registered("station detector", name, known_station_detectors(), station_detector_class)
 
 
 def resolve_station_detector(config: Path | None, detector: str | None) -> tuple[str, dict[str, Any]]:
