@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     partitions: int = Field(default=4, ge=1, description="Partitions of every riskwatch topic")
     replication_factor: int = Field(default=1, ge=1)
     snapshot_every_s: float = Field(default=30.0, gt=0, description="Seconds between snapshots of a partition's state")
+    deadline_check_every_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds between deadline rounds (escalation of missed acknowledge/resolve deadlines) in each "
+        "worker; one replica at a time runs a round",
+    )
     security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
     sasl_mechanism: str | None = Field(default=None, description="PLAIN or SCRAM-SHA-256/512")
     sasl_username: str | None = None

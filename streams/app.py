@@ -3,7 +3,8 @@
 normalize (raw.* → events | deadletter) → detect (events → signals | deadletter)
 → grade (signals → warnings) → store (warnings → disposal plan → SQL store); feedback (command-center
 actions → the grader, so a false alarm or cancellation publishes a Cancel and stops Updates).
-Timers refresh the silences the grader honours, close idle incidents, and write the worker's
+Timers refresh the silences the grader honours, close idle incidents, escalate missed disposal
+deadlines (one replica per round: `DisposalRepository.check_deadlines`), and write the worker's
 health (lag, warming detectors, dead-letter rate, store availability) for the command center.
 
 A store outage (PostgreSQL down or failing over, SQLite locked) never costs a warning: the store
@@ -282,6 +283,19 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
             return
         if read and silences is not None:
             active_silences[:] = silences
+
+    @app.timer(interval=settings.deadline_check_every_s)
+    async def check_deadlines() -> None:
+        """Escalate missed acknowledge/resolve deadlines; the API only announces what this records."""
+        try:  # while the store is away the round is skipped; the next one catches up
+            _, escalations = await store_retry.once("deadlines", store.disposals.check_deadlines)
+        except Exception:  # noqa: BLE001 - a permanent error is logged, never fatal
+            log.exception("deadline round failed")
+            return
+        for escalation in escalations or ():
+            counters.escalations += 1
+            log.info("escalated %s: %s deadline missed, %s → %s", escalation.warning_id, escalation.deadline,
+                     escalation.tier_from, escalation.tier_to)
 
     @app.timer(interval=EXPIRE_EVERY_S)
     async def expire_incidents() -> None:

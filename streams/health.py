@@ -64,6 +64,8 @@ class WorkerCounters:
     dead_letters: int = 0
     #: Records of events/signals skipped because their partition's state had them already.
     skipped: int = 0
+    #: Escalations of missed disposal deadlines this worker's deadline rounds recorded.
+    escalations: int = 0
     _last_dead_letters: int = 0
     _last_beat: datetime | None = None
     started_at: datetime | None = None
@@ -92,5 +94,6 @@ def health_payload(
         "warnings": counters.warnings,
         "dead_letters": counters.dead_letters,
         "skipped": counters.skipped,
+        "escalations": counters.escalations,
         "started_at": counters.started_at.isoformat() if counters.started_at else None,
     }

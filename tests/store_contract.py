@@ -557,6 +557,34 @@ class DisposalContract:
         assert store.disposals.check_deadlines() == []
         assert store.disposals.get("w-0001").resolved_at is not None  # type: ignore[union-attr]
 
+    def test_concurrent_deadline_rounds_escalate_each_missed_due_once(self, store_factory: StoreFactory) -> None:
+        """Replicas (workers, `riskwatch disposal run`) racing on the same overdue queue: one
+        escalation per missed due, whoever's round runs it."""
+        stores = [store_factory() for _ in range(3)]
+        for i in range(12):
+            save(stores[0], make_warning(warning_id=f"w-{i:04d}", level=Level.I))
+        later = datetime.now(UTC) + timedelta(hours=1)  # every acknowledge due of level Ⅰ has passed
+        found: list[list[str]] = []
+        errors: list[str] = []
+        barrier = threading.Barrier(6)
+
+        def replica(i: int) -> None:
+            barrier.wait()
+            try:
+                found.append([e.warning_id for e in stores[i % 3].disposals.check_deadlines(now=later)])
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=replica, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        escalated = sorted(w for ids in found for w in ids)
+        assert escalated == [f"w-{i:04d}" for i in range(12)]  # each once, none lost
+        assert len(stores[1].disposals.escalations()) == 12
+
     def test_check_deadlines_with_an_explicit_now(self, store: WarningStore) -> None:
         save(store, make_warning(level=Level.I))
         later = CLOCK_START + timedelta(hours=1)

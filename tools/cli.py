@@ -17,6 +17,7 @@ from riskwatch.tools import (
     config_cli,
     db_cli,
     demo_cli,
+    disposal_cli,
     pipeline_cli,
     report_cli,
     simulate_cli,
@@ -30,9 +31,9 @@ __all__ = ["app", "main"]
 app = typer.Typer(help="Streaming risk early warnings for city and county governance.", no_args_is_help=True)
 
 # In this order `--help` lists the commands: worker, replay, demo, simulate, tail, check, bench, backtest,
-# score, api; then the groups: config, topics, schema, db, token, report.
+# score, api; then the groups: config, topics, schema, db, token, disposal, report.
 for _module in (config_cli, pipeline_cli, demo_cli, simulate_cli, topics_cli, check_cli, bench_cli, backtest_cli,
-                score_cli, db_cli, report_cli, api_cli):
+                score_cli, db_cli, disposal_cli, report_cli, api_cli):
     _module.register(app)
 
 

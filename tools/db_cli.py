@@ -19,7 +19,7 @@ from riskwatch.tools.cli_settings import settings as settings_for
 if TYPE_CHECKING:
     from riskwatch.alerts.store.store import WarningStore
 
-__all__ = ["RoleChoice", "register"]
+__all__ = ["DatabaseUrl", "RoleChoice", "open_store", "register"]
 
 
 class RoleChoice(str, Enum):
@@ -36,7 +36,7 @@ DatabaseUrl = Annotated[
 ]
 
 
-def _open_store(database_url: str | None) -> WarningStore:
+def open_store(database_url: str | None) -> WarningStore:
     """The migrated store of `--database-url` (or the environment's), routed by the city's routing.yaml."""
     from riskwatch.alerts.store.store import WarningStore
     from riskwatch.config.loader import DEFAULT_CONFIG_DIR, ConfigError, load_model
@@ -58,7 +58,7 @@ def _db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Create or upgrade the store's tables to the newest migration."""
     from riskwatch.alerts.store.schema import current_revision
 
-    store = _open_store(database_url)
+    store = open_store(database_url)
     try:
         typer.echo(f"{store.url.render_as_string(hide_password=True)} is at revision {current_revision(store.engine)}")
     finally:
@@ -77,7 +77,7 @@ def _token_create(
     """Create an API token and print it once; only its hash is kept."""
     from riskwatch.alerts.store.tokens import Role
 
-    store = _open_store(database_url)
+    store = open_store(database_url)
     try:
         identity, token = store.tokens.create(name, Role(role.value), department)
     except ValueError as exc:
@@ -96,7 +96,7 @@ def _token_list(
     database_url: DatabaseUrl = None,
 ) -> None:
     """List active tokens (never the tokens themselves)."""
-    store = _open_store(database_url)
+    store = open_store(database_url)
     try:
         identities = store.tokens.active()
     finally:
@@ -115,7 +115,7 @@ def _token_revoke(
     """Revoke a token at once."""
     from riskwatch.alerts.store.tokens import UnknownToken
 
-    store = _open_store(database_url)
+    store = open_store(database_url)
     try:
         store.tokens.revoke(token_id)
     except UnknownToken as exc:

@@ -1,7 +1,7 @@
 """The application factory: one FastAPI app around one warning store.
 
 `create_app` wires the store, clock, access policy, routes, SSE change feed, background
-tasks (change poller, deadline checker, health beat), the Kafka feedback publisher and
+tasks (change poller, health beat), the Kafka feedback publisher and
 Prometheus metrics. Tests pass their own store (with a `ManualClock`) and publisher.
 """
 
@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from riskwatch.alerts.disposal.clock import Clock
 from riskwatch.alerts.feed.access_log import install_token_masking
-from riskwatch.alerts.feed.background import ChangePoller, DeadlineWatcher, every, health_once
+from riskwatch.alerts.feed.background import ChangePoller, every, health_once
 from riskwatch.alerts.feed.changes import ChangeFeed
 from riskwatch.alerts.feed.context import ApiContext
 from riskwatch.alerts.feed.errors import install_error_handler
@@ -90,13 +90,11 @@ def create_app(
         install_token_masking()  # here, after the server has configured its logging
         await ctx.publisher.start()
         poller = ChangePoller(ctx)
-        deadlines = DeadlineWatcher(ctx)
-        app.state.poller, app.state.deadlines = poller, deadlines
+        app.state.poller = poller
         with contextlib.suppress(Exception):  # an unreachable database is reported by /healthz, not fatal
             await poller.poll_once()  # fixes the feed's starting point before the first client
         tasks = [
             asyncio.create_task(every(options.poll_interval, "change poller", poller.poll_once)),
-            asyncio.create_task(every(options.deadline_interval, "deadline check", deadlines.check_once)),
             asyncio.create_task(every(options.health_interval, "health beat", lambda: health_once(ctx))),
         ]
         try:

@@ -1,10 +1,14 @@
-"""The app's background tasks: the change poller, the deadline checker and the health beat.
+"""The app's background tasks: the change poller and the health beat.
 
-One of each per app (not per client): the poller reads new warning versions and transitions
-from the store about once a second and fans them out through the `ChangeFeed`; the deadline
-checker escalates missed deadlines and announces them; the health beat sends the pipeline
-status every few seconds. Store calls run in worker threads so the event loop never blocks.
-A failing round is logged and retried on the next tick; it never stops the task.
+One of each per app (not per client): the poller reads new warning versions, transitions and
+escalations from the store about once a second and fans them out through the `ChangeFeed`; the
+health beat sends the pipeline status every few seconds. Store calls run in worker threads so
+the event loop never blocks. A failing round is logged and retried on the next tick; it never
+stops the task.
+
+The API escalates nothing itself: deadlines are checked by the workers (and `riskwatch
+disposal run`), so a deployment without the API still escalates; the API only announces the
+escalations they recorded.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from collections.abc import Awaitable, Callable
 
 from anyio import to_thread
 
-from riskwatch.alerts.disposal.lifecycle import Escalation
 from riskwatch.alerts.feed.changes import FeedEvent
 from riskwatch.alerts.feed.context import ApiContext
 from riskwatch.alerts.feed.presenter import current_pipeline
@@ -37,37 +40,17 @@ class ChangePoller:
         for change in changes.warnings:
             events.append(FeedEvent("warning", department_of(change.warning, change.disposal), change))
         events.extend(FeedEvent("transition", department, t) for t, department in changes.transitions)
+        events.extend(FeedEvent("escalation", department, e) for e, department in changes.escalations)
         return events
 
     async def poll_once(self) -> int:
         """Read and publish what changed since the last poll; returns how many events."""
         events = await to_thread.run_sync(self._read)
         for event in events:
+            if event.kind == "escalation":
+                self._ctx.metrics.escalations.inc()
             self._ctx.feed.publish(event)
         return len(events)
-
-
-class DeadlineWatcher:
-    """Runs `store.disposals.check_deadlines()` and announces each escalation as an `escalation` event."""
-
-    def __init__(self, ctx: ApiContext) -> None:
-        self._ctx = ctx
-
-    def _check(self) -> list[tuple[Escalation, str | None]]:
-        escalations = self._ctx.store.disposals.check_deadlines()
-        found: list[tuple[Escalation, str | None]] = []
-        for escalation in escalations:
-            disposal = self._ctx.store.disposals.get(escalation.warning_id)
-            found.append((escalation, disposal.department if disposal is not None else None))
-        return found
-
-    async def check_once(self) -> list[Escalation]:
-        """Escalate what is overdue now (by the store's clock) and publish it."""
-        found = await to_thread.run_sync(self._check)
-        for escalation, department in found:
-            self._ctx.metrics.escalations.inc()
-            self._ctx.feed.publish(FeedEvent("escalation", department, escalation))
-        return [escalation for escalation, _ in found]
 
 
 async def health_once(ctx: ApiContext) -> None:

@@ -72,7 +72,7 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.escalations = Counter(
-            "riskwatch_escalations", "Escalations raised by the API's deadline checks", registry=self.registry
+            "riskwatch_escalations", "Escalations announced on the feed (the workers' deadline rounds record them)", registry=self.registry
         )
         self.feed_dropped = Counter(
             "riskwatch_api_sse_dropped_clients", "SSE clients dropped because they fell too far behind", registry=self.registry

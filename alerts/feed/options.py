@@ -11,7 +11,6 @@ class ApiOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     poll_interval: float = Field(default=1.0, gt=0, description="Seconds between polls of the store for changes")
-    deadline_interval: float = Field(default=30.0, gt=0, description="Seconds between deadline checks")
     health_interval: float = Field(default=10.0, gt=0, description="Seconds between `health` SSE events")
     ping_interval: float = Field(default=15.0, gt=0, description="Seconds between SSE `: ping` comments")
     stale_after: float = Field(

@@ -16,10 +16,18 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from riskwatch.alerts.disposal.lifecycle import Disposal, Transition
+from riskwatch.alerts.disposal.lifecycle import Disposal, Escalation, Transition
 from riskwatch.alerts.disposal.publication import Publication
 from riskwatch.alerts.feed.changes import WarningChange
-from riskwatch.alerts.store.tables import DisposalRow, PublicationRow, TransitionRow, WarningRow, WarningVersionRow
+from riskwatch.alerts.store.disposals import row_to_escalation
+from riskwatch.alerts.store.tables import (
+    DisposalRow,
+    EscalationRow,
+    PublicationRow,
+    TransitionRow,
+    WarningRow,
+    WarningVersionRow,
+)
 from riskwatch.alerts.store.transitions import row_to_transition
 from riskwatch.alerts.store.warnings import row_to_warning
 from riskwatch.contracts import Level, Warning, WarningStatus
@@ -110,14 +118,16 @@ def first_seen_since(engine: Engine, since: datetime) -> list[tuple[str, datetim
 
 @dataclass(frozen=True)
 class Changes:
-    """What was written since the last poll: new warning versions and new transitions."""
+    """What was written since the last poll: new warning versions, transitions and escalations."""
 
     warnings: Sequence[WarningChange]
     transitions: Sequence[tuple[Transition, str | None]]  # with the warning's department
+    escalations: Sequence[tuple[Escalation, str | None]] = ()  # with the warning's department
 
 
 class ChangeCursor:
-    """Remembers the newest `warning_versions.id` and `transitions.id` seen, and reads past them.
+    """Remembers the newest `warning_versions.id`, `transitions.id` and `escalations.id` seen, and
+    reads past them (escalations are written by whichever worker ran the deadline round).
 
     Starts at the current end, so a new subscriber sees changes from now on (the web view
     loads the current state through GET /api/warnings first).
@@ -127,18 +137,21 @@ class ChangeCursor:
         self._engine = engine
         self._version_id: int | None = None
         self._transition_id: int | None = None
+        self._escalation_id: int | None = None
 
     def _start_at_end(self) -> None:
         with self._engine.connect() as conn:
             self._version_id = conn.execute(select(func.coalesce(func.max(WarningVersionRow.id), 0))).scalar_one()
             self._transition_id = conn.execute(select(func.coalesce(func.max(TransitionRow.id), 0))).scalar_one()
+            self._escalation_id = conn.execute(select(func.coalesce(func.max(EscalationRow.id), 0))).scalar_one()
 
     def poll(self, limit: int = 500) -> Changes:
-        """New versions (as the current warning, so status and disposal are current) and transitions.
+        """New versions (as the current warning, so status and disposal are current), transitions
+        and escalations.
 
         The first successful call only finds the current end and reports nothing.
         """
-        if self._version_id is None or self._transition_id is None:
+        if self._version_id is None or self._transition_id is None or self._escalation_id is None:
             self._start_at_end()
             return Changes(warnings=[], transitions=[])
         versions = (
@@ -155,9 +168,18 @@ class ChangeCursor:
             .order_by(TransitionRow.id)
             .limit(limit)
         )
+        escalations = (
+            select(EscalationRow, _department_column())
+            .join(WarningRow, WarningRow.warning_id == EscalationRow.warning_id)
+            .outerjoin(DisposalRow, DisposalRow.warning_id == EscalationRow.warning_id)
+            .where(EscalationRow.id > self._escalation_id)
+            .order_by(EscalationRow.id)
+            .limit(limit)
+        )
         with Session(self._engine) as session:
             version_rows = session.execute(versions).all()
             transition_rows = session.execute(transitions).all()
+            escalation_rows = session.execute(escalations).all()
             changed_ids = list(dict.fromkeys(warning_id for _, warning_id in version_rows))
             stmt = _with_disposal_and_publication().where(WarningRow.warning_id.in_(changed_ids))
             current = {row[0].warning_id: _change(*row) for row in session.execute(stmt)}
@@ -165,7 +187,10 @@ class ChangeCursor:
             self._version_id = version_rows[-1][0]
         if transition_rows:
             self._transition_id = transition_rows[-1][0].id
+        if escalation_rows:
+            self._escalation_id = escalation_rows[-1][0].id
         return Changes(
             warnings=[current[w] for w in changed_ids if w in current],
             transitions=[(row_to_transition(row), department) for row, department in transition_rows],
+            escalations=[(row_to_escalation(row), department) for row, department in escalation_rows],
         )

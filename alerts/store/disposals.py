@@ -3,6 +3,12 @@
 A warning enters the queue with its first version (`enter_or_tighten`, inside the save's
 transaction, as the disposal stage planned it); `check_deadlines` escalates what is overdue,
 recording each escalation with the queue entry it moved, in one transaction.
+
+Every worker replica (and `riskwatch disposal run`) checks deadlines on a timer; on PostgreSQL
+a round first takes a transaction-scoped advisory lock, so while one replica checks, the others
+skip their round instead of queueing on the same rows. Each escalation is recorded once either
+way: the rows are locked, a missed due is re-armed in the same transaction, and the escalations
+table is unique per missed due.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from riskwatch.alerts.disposal.clock import require_aware
@@ -23,14 +29,26 @@ from riskwatch.alerts.store.tables import DisposalRow, EscalationRow, WarningRow
 from riskwatch.config.models import RoutingConfig
 from riskwatch.contracts import Level, WarningStatus
 
-__all__ = ["DisposalRepository", "enter_or_tighten"]
+__all__ = ["DEADLINE_LOCK_KEY", "DisposalRepository", "enter_or_tighten", "row_to_escalation"]
+
+#: PostgreSQL advisory lock key of a deadline round (the bytes of "rw-deadl" as a signed 64-bit integer).
+DEADLINE_LOCK_KEY = int.from_bytes(b"rw-deadl", "big", signed=True)
+
+
+def _take_round(session: Session) -> bool:
+    """True when this transaction may run a deadline round: it holds the advisory lock (PostgreSQL),
+    or the database runs one write transaction at a time anyway (SQLite)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.execute(select(func.pg_try_advisory_xact_lock(DEADLINE_LOCK_KEY))).scalar_one())
 
 
 def _disposal(row: DisposalRow) -> Disposal:
     return Disposal.model_validate(row, from_attributes=True)
 
 
-def _escalation(row: EscalationRow) -> Escalation:
+def row_to_escalation(row: EscalationRow) -> Escalation:
+    """The escalation a row of `escalations` records."""
     return Escalation.model_validate(row, from_attributes=True)
 
 
@@ -75,7 +93,8 @@ class DisposalRepository:
 
         Which dues are missed and what a miss does is `deadlines.escalate_missed`; here the
         overdue entries are locked, moved and their escalations recorded in one transaction.
-        Calling it twice with the same `now` escalates nothing the second time.
+        Calling it twice with the same `now` escalates nothing the second time, and a call while
+        another replica's round holds the advisory lock returns [] at once (that round does the work).
         """
         when = self._sessions.at_or_now(now, "check_deadlines now")
         ack_pending = [s.value for s in ACKNOWLEDGE_PENDING]
@@ -94,6 +113,8 @@ class DisposalRepository:
         )
         escalated: list[Escalation] = []
         with self._sessions.write() as session:
+            if not _take_round(session):
+                return []
             for row, status, level in session.execute(stmt):
                 after, escalations = escalate_missed(
                     self._routing, _disposal(row), WarningStatus(status), Level(level), when
@@ -112,4 +133,4 @@ class DisposalRepository:
         if since is not None:
             stmt = stmt.where(EscalationRow.at >= require_aware(since, "since"))
         with self._sessions.read() as session:
-            return [_escalation(row) for row in session.scalars(stmt)]
+            return [row_to_escalation(row) for row in session.scalars(stmt)]

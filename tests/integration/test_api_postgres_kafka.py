@@ -24,7 +24,7 @@ from tests.store_contract import save
 
 pytestmark = pytest.mark.integration
 
-QUIET = ApiOptions(poll_interval=3600, deadline_interval=3600, health_interval=3600)
+QUIET = ApiOptions(poll_interval=3600, health_interval=3600)
 GUARD = 60.0  # seconds: a guard against a hung test, not a synchronisation
 
 

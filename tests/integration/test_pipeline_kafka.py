@@ -59,7 +59,10 @@ def database_url(postgres_url: str) -> Iterator[str]:
 def run(broker: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Start a worker, feed it the water-main scenario plus malformed records, collect outputs."""
     workdir = tmp_path_factory.mktemp("e2e")
-    settings = Settings(broker=broker, database_url=database_url, data_dir=workdir / "data", app_id="riskwatch-e2e", partitions=3)
+    settings = Settings(
+        broker=broker, database_url=database_url, data_dir=workdir / "data", app_id="riskwatch-e2e", partitions=3,
+        deadline_check_every_s=0.5,
+    )
     create_topics(broker, settings.partitions, 1, settings)
     scenario = load_scenario("water_main_burst")
     files = workdir / "raw"
@@ -229,7 +232,42 @@ def test_replay_gives_the_same_warnings_as_the_kafka_path(run: dict) -> None:
     assert final(result.final_warnings()) == final(_latest(run["outputs"][T.WARNINGS.name]))
 
 
-# These two change the warnings' state, so they run last in this module.
+# These three change the warnings' state, so they run last in this module.
+
+
+def test_the_worker_escalates_a_missed_deadline_without_the_api(run: dict) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from riskwatch.alerts.store.tables import DisposalRow
+    from riskwatch.contracts import WarningStatus
+
+    burst = _burst_warning(run["outputs"][T.WARNINGS.name])
+    store = WarningStore(run["database_url"])
+    try:
+        waiting = sorted(
+            w for w in _latest(run["outputs"][T.WARNINGS.name])
+            if (stored := store.warnings.get(w)) is not None and stored.status is WarningStatus.new
+        )
+        assert waiting, "no warning waits for acknowledgement"
+        warning_id = next((w for w in waiting if burst is None or w != burst.warning_id), waiting[0])
+        before = store.disposals.get(warning_id)
+        assert before is not None and before.escalations == 0
+        with store.engine.begin() as conn:  # as if nobody acknowledged it in time
+            conn.execute(
+                update(DisposalRow)
+                .where(DisposalRow.warning_id == warning_id)
+                .values(acknowledge_due=datetime.now(UTC) - timedelta(minutes=1))
+            )
+        _await(lambda: store.disposals.escalations(warning_id), 60, "the worker's deadline round")
+        [escalation] = store.disposals.escalations(warning_id)
+        tier_to = store.routing.next_tier(before.tier)
+        assert (escalation.deadline, escalation.tier_from, escalation.tier_to) == ("acknowledge", before.tier, tier_to)
+        after = store.disposals.get(warning_id)
+        assert after is not None and after.tier == tier_to and after.acknowledge_due > datetime.now(UTC)
+    finally:
+        store.close()
 
 
 def test_worker_reports_its_health_for_the_command_center(run: dict) -> None:

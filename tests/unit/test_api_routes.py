@@ -34,7 +34,7 @@ from tests.api_support import (
 )
 from tests.store_contract import save
 
-QUIET = ApiOptions(poll_interval=3600, deadline_interval=3600, health_interval=3600)
+QUIET = ApiOptions(poll_interval=3600, health_interval=3600)
 ATOM = "{http://www.w3.org/2005/Atom}"
 CAP = f"{{{CAP_NS}}}"
 
@@ -334,13 +334,15 @@ def test_silence_request_errors_name_the_field(api: Api) -> None:
 # --------------------------------------------------------------------------- deadlines
 
 
-def test_missed_acknowledge_deadline_escalates(api: Api) -> None:
+def test_an_escalation_the_worker_recorded_is_shown_and_counted(api: Api) -> None:
     save(api.store, api_warning(warning_id="w-api-1", level=Level.I))  # acknowledge within 5 minutes
-    deadlines = api.client.app.state.deadlines
-    assert api.client.portal.call(deadlines.check_once) == []
+    poller = api.client.app.state.poller
+    api.client.portal.call(poller.poll_once)
     api.clock.advance(timedelta(minutes=6))
-    [escalation] = api.client.portal.call(deadlines.check_once)
+    [escalation] = api.store.disposals.check_deadlines()  # a worker's deadline round; the API escalates nothing
     assert (escalation.deadline, escalation.tier_from, escalation.tier_to) == ("acknowledge", "grid", "street")
+    assert "riskwatch_escalations_total 0.0" in api.client.get("/metrics").text
+    assert api.client.portal.call(poller.poll_once) >= 1
     detail = api.get("/api/warnings/w-api-1", api.tokens.commander).json()
     assert [e["tier_to"] for e in detail["escalations"]] == ["street"]
     assert detail["disposal"]["tier"] == "street"

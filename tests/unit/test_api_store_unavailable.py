@@ -60,7 +60,7 @@ def _app(store: WarningStore, options: ApiOptions) -> object:
     return create_app(Settings(database_url=str(store.url)), store=store, feedback_publisher=RecordingPublisher(), options=options)
 
 
-QUIET = ApiOptions(poll_interval=3600, deadline_interval=3600, health_interval=3600)
+QUIET = ApiOptions(poll_interval=3600, health_interval=3600)
 
 
 def test_requests_answer_503_store_unavailable_while_the_store_is_away(
@@ -107,7 +107,7 @@ async def test_the_health_event_says_store_unavailable_and_then_available_again(
     store_and_tokens: tuple[WarningStore, Tokens, Outage],
 ) -> None:
     store, tokens, outage = store_and_tokens
-    options = ApiOptions(poll_interval=3600, deadline_interval=3600, health_interval=0.1)
+    options = ApiOptions(poll_interval=3600, health_interval=0.1)
     with serve(_app(store, options)) as url:  # type: ignore[arg-type]
         async with httpx.AsyncClient(base_url=url, timeout=GUARD) as client:
             async with client.stream("GET", "/api/stream", params={"token": tokens.commander}) as response:

@@ -1,5 +1,5 @@
 """The SSE change feed over a real socket: events arrive for changes made after connecting,
-scoped and masked per role; escalations from the background deadline check are announced."""
+scoped and masked per role; escalations a worker's deadline round recorded are announced."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     clock = ManualClock(T0)
     store = sqlite_store(str(tmp_path / "rw.db"), clock)
     tokens = make_tokens(store)
-    options = ApiOptions(poll_interval=0.05, deadline_interval=0.05, health_interval=3600)
+    options = ApiOptions(poll_interval=0.05, health_interval=3600)
     app = create_app(Settings(database_url=str(store.url)), store=store, feedback_publisher=RecordingPublisher(), options=options)
     with serve(app) as url:
         yield Server(url, store, clock, tokens)
@@ -106,6 +106,7 @@ async def test_transitions_and_escalations_are_streamed(server: Server) -> None:
         async with client.stream("GET", "/api/stream", headers=bearer(server.tokens.operator)) as response:
             events = sse_events(response)
             server.clock.advance(timedelta(minutes=6))
+            assert await asyncio.to_thread(server.store.disposals.check_deadlines)  # as a worker's round does
             escalation = await next_event(events, "escalation")
             acted = await client.post(
                 "/api/warnings/w-api-1/actions/acknowledge", json={"reason": "迟到确认"}, headers=bearer(server.tokens.operator)
@@ -126,7 +127,7 @@ async def test_public_tokens_may_not_subscribe(server: Server) -> None:
 async def test_idle_streams_get_ping_comments(tmp_path: Path) -> None:
     store = sqlite_store(str(tmp_path / "rw.db"), ManualClock(T0))
     tokens = make_tokens(store)
-    options = ApiOptions(poll_interval=3600, deadline_interval=3600, health_interval=3600, ping_interval=0.05)
+    options = ApiOptions(poll_interval=3600, health_interval=3600, ping_interval=0.05)
     app = create_app(Settings(database_url=str(store.url)), store=store, feedback_publisher=RecordingPublisher(), options=options)
     try:
         with serve(app) as url:
