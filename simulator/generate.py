@@ -41,7 +41,7 @@ from riskwatch.simulator.writer import (
     Simulation,
     Writer,
     _Draft,
-    _nominal,
+    nominal_value,
     baseline_value,
     id_check_char,
     is_valid_resident_id,
@@ -125,7 +125,7 @@ def plan_devices(scenario: Scenario, w: Writer, required: dict[str, set[str]]) -
                 devices.append(Device(
                     device_id, metric, metrics[metric].unit, street.code,
                     grid.code if len(grid.code) == 15 else "", round(lon + rng.gauss(0, 0.0015), 6),
-                    round(lat + rng.gauss(0, 0.0015), 6), _nominal(metrics[metric], rng),
+                    round(lat + rng.gauss(0, 0.0015), 6), nominal_value(metrics[metric], rng),
                     timedelta(seconds=rng.randrange(60)),
                 ))
     return devices

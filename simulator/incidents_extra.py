@@ -64,7 +64,7 @@ HEALTH_KINDS = frozenset({"stuck_sensor"})
 EXTRA_KINDS = ("sensor_spike", "level_shift", "slow_drift", "stuck_sensor", "seasonal_break", "hotline_surge",
                "police_burst", "multi_source")
 
-# Usual level of each simulated metric (see `writer._nominal`); others use 30 % of the way to the limit.
+# Usual level of each simulated metric (see `writer.nominal_value`); others use 30 % of the way to the limit.
 TYPICAL = {"water_pressure": 0.30, "gas_concentration": 1.0, "ponding_depth": 0.2, "pm25": 85.0}
 RHYTHMIC = ("water_pressure", "pm25")  # metrics whose baseline has a daily profile
 

@@ -428,7 +428,8 @@ def envelope(elapsed: timedelta, duration: timedelta, ramp: timedelta, recover: 
     return 1.0
 
 
-def _nominal(metric: SensorMetric, rng: random.Random) -> float:
+def nominal_value(metric: SensorMetric, rng: random.Random) -> float:
+    """A device's usual level of `metric`: drawn around a typical city value, else from its limits."""
     known = {"water_pressure": (0.30, 0.015), "gas_concentration": (1.0, 0.3), "ponding_depth": (0.0, 0.0),
              "pm25": (75.0, 10.0)}
     if metric.metric in known:

@@ -38,12 +38,12 @@ LOF and HBOS use PyOD's `decision_function`, which treats rows independently.
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import inspect
 import math
 import pickle
 import warnings
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -53,7 +53,13 @@ import numpy as np
 from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.detectors.series.combine import COMBINERS, combine
 from riskwatch.detectors.series.features import DEFAULT_WINDOWS, FeatureWindow, pairwise_sum
-from riskwatch.detectors.series.training import DEFAULT_EXCLUDE_ABOVE, DEFAULT_MIN_KEEP, check_exclusion, training_mask
+from riskwatch.detectors.series.training import (
+    DEFAULT_EXCLUDE_ABOVE,
+    DEFAULT_MIN_KEEP,
+    TrainingWindow,
+    check_exclusion,
+    training_mask,
+)
 
 #: model name → (module, class) in PyOD.
 PYOD_MODELS: dict[str, tuple[str, str]] = {
@@ -185,22 +191,40 @@ class _EmpiricalCopula:
     """
 
     def __init__(self, x_train: np.ndarray, kind: str) -> None:
-        n = x_train.shape[0]
         self.kind = kind
-        self.n = n
-        self.sorted_cols = np.ascontiguousarray(np.sort(x_train, axis=0).T)
+        self.n = x_train.shape[0]
         self.mu = x_train.mean(axis=0)
         y = x_train - self.mu
         self.c1 = y.sum(axis=0)
         self.c2 = (y * y).sum(axis=0)
         self.c3 = (y * y * y).sum(axis=0)
-        # −log(k / (n + 1)) for k = 1 … n + 1 rows at or beyond the value (the row itself included).
-        self.neglog = -np.log(np.arange(1, n + 2, dtype=float) / (n + 1.0))
+        self._build(np.sort(x_train, axis=0).T)
+
+    def _build(self, sorted_cols: np.ndarray) -> None:
+        """Keep the sorted training columns only as the one-row path's complex keys (see
+        `_score_one`); `sorted_cols` is a view into them, so the rows are held once."""
+        d, n = sorted_cols.shape
+        keys = np.empty((d, n), dtype=complex)
+        keys.real = np.arange(d, dtype=float)[:, None]
+        keys.imag = sorted_cols
+        self._keys = keys.ravel()
+        self.sorted_cols = keys.imag
+        self._one_row = (self._keys, self.mu.tolist(), self.c1.tolist(), self.c2.tolist(), self.c3.tolist())
+
+    @property
+    def neglog(self) -> np.ndarray:
+        """−log(k / (n + 1)) for k = 1 … n + 1 rows at or beyond the value (the row itself included)."""
+        return _neglog(self.n)[0]
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_one_row", None)  # derived from the rest: rebuilt on first use, not stored
-        return state
+        # the keys, their view and the one-row tables are derived: store the sorted columns once
+        return {"kind": self.kind, "n": self.n, "mu": self.mu, "c1": self.c1, "c2": self.c2, "c3": self.c3,
+                "sorted_cols": np.ascontiguousarray(self.sorted_cols)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name in ("kind", "n", "mu", "c1", "c2", "c3"):
+            setattr(self, name, state[name])
+        self._build(np.asarray(state["sorted_cols"], dtype=float))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         m, d = x.shape
@@ -267,21 +291,16 @@ class _EmpiricalCopula:
         return pairwise_sum(outlying)
 
     def _one_row_tables(self) -> tuple[np.ndarray, list[float], list[float], list[float], list[float], list[float]]:
-        tables = getattr(self, "_one_row", None)
-        if tables is None:
-            d, n = self.sorted_cols.shape
-            keys = np.empty((d, n), dtype=complex)
-            keys.real = np.arange(d, dtype=float)[:, None]
-            keys.imag = self.sorted_cols
-            tables = self._one_row = (
-                keys.ravel(),
-                self.mu.tolist(),
-                self.c1.tolist(),
-                self.c2.tolist(),
-                self.c3.tolist(),
-                self.neglog.tolist(),
-            )
-        return tables
+        keys, mu, c1, c2, c3 = self._one_row
+        return keys, mu, c1, c2, c3, _neglog(self.n)[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _neglog(n: int) -> tuple[np.ndarray, list[float]]:
+    """−log(k / (n + 1)) for k = 1 … n + 1, as an array and as Python floats; shared by every
+    model fitted on n rows (a window of 576 rows would otherwise hold its own 23 kB copy)."""
+    table = -np.log(np.arange(1, n + 2, dtype=float) / (n + 1.0))
+    return table, table.tolist()
 
 
 class _ForestWalk:
@@ -468,9 +487,8 @@ class _ModelBank:
         self.n_seen = 0
         self.n_fits = 0
         self.fitted_at: int | None = None
-        self._rows: deque[np.ndarray] = deque(maxlen=train_window)
-        #: The calibrated score each row of `_rows` got when scored (largest over the models; 0 before the first fit).
-        self._row_scores: deque[float] = deque(maxlen=train_window)
+        #: The last rows, each with the calibrated score it got when scored (largest over the models; 0 before the first fit).
+        self._window = TrainingWindow(train_window)
         self._scaler: _RobustScaler | None = None
         self._fitted: list[_FittedModel] = []
 
@@ -505,10 +523,10 @@ class _ModelBank:
         return np.column_stack([f.score(scaled) for f in self._fitted])
 
     def fit(self) -> None:
-        x = np.array(self._rows, dtype=float)
+        x = self._window.rows()
         if x.shape[0] < MIN_TRAIN_ROWS:
             return  # keep what there is (or nothing) until the window has enough rows
-        x = x[training_mask(np.array(self._row_scores), self.exclude_above, self.exclude_min_keep, MIN_TRAIN_ROWS)]
+        x = x[training_mask(self._window.scores(), self.exclude_above, self.exclude_min_keep, MIN_TRAIN_ROWS)]
         scaler = _RobustScaler(x)
         xs = scaler(x)
         fitted = []
@@ -525,10 +543,7 @@ class _ModelBank:
 
     def _learn(self, rows: np.ndarray, scores: np.ndarray) -> None:
         first = max(0, self.skip_rows - self.n_seen)  # rows of the first points have partial windows
-        keep = rows[first:][-self.train_window :]
-        if keep.shape[0]:
-            self._rows.extend(np.array(keep, dtype=float))
-            self._row_scores.extend(np.asarray(scores[first:][-self.train_window :], dtype=float).tolist())
+        self._window.extend(rows[first:], scores[first:])
         self.n_seen += rows.shape[0]
 
     def get_state(self) -> dict[str, Any]:
@@ -536,8 +551,8 @@ class _ModelBank:
             "n_seen": self.n_seen,
             "n_fits": self.n_fits,
             "fitted_at": self.fitted_at,
-            "rows": np.array(self._rows, dtype=float) if self._rows else np.empty((0, 0)),
-            "row_scores": np.array(self._row_scores, dtype=float),
+            "rows": self._window.rows(),
+            "row_scores": self._window.scores(),
             "fitted": pickle.dumps((self._scaler, self._fitted), protocol=pickle.HIGHEST_PROTOCOL) if self._fitted else None,
         }
 
@@ -545,10 +560,12 @@ class _ModelBank:
         self.n_seen = int(state["n_seen"])
         self.n_fits = int(state["n_fits"])
         self.fitted_at = state["fitted_at"]
-        self._rows = deque(np.array(state["rows"], dtype=float), maxlen=self.train_window)
+        rows = np.array(state["rows"], dtype=float)
         # States saved before scores were kept: their rows count as unscored (all learned).
-        scores = state.get("row_scores", np.zeros(len(self._rows)))
-        self._row_scores = deque(np.asarray(scores, dtype=float).tolist(), maxlen=self.train_window)
+        scores = state.get("row_scores", np.zeros(len(rows)))
+        self._window = TrainingWindow(self.train_window)
+        if rows.size:
+            self._window.extend(rows, scores)
         if state["fitted"] is None:
             self._scaler, self._fitted = None, []
         else:

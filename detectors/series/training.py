@@ -48,3 +48,63 @@ def check_exclusion(exclude_above: float | None, min_keep: float) -> None:
         raise ValueError(f"exclude_above must be in (0, 1] or None, got {exclude_above}")
     if not 0.0 <= min_keep <= 1.0:
         raise ValueError(f"exclude_min_keep must be in [0, 1], got {min_keep}")
+
+
+class TrainingWindow:
+    """The last `capacity` feature rows and the score each got, oldest first, in two fixed arrays.
+
+    A ring over one preallocated (capacity × features) float64 block and one score array, so a
+    full window costs its numbers and nothing per row (a deque of row arrays and a deque of
+    Python floats cost ~150 bytes more per row: at 10,000 sensors × 576 rows, ~0.9 GB).
+    `rows()` and `scores()` give chronological copies, exactly what the deques gave.
+    """
+
+    __slots__ = ("capacity", "_rows", "_scores", "_start", "_len")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self._rows: np.ndarray | None = None  # allocated on the first rows, when their width is known
+        self._scores = np.zeros(capacity)
+        self._start = 0
+        self._len = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def extend(self, rows: np.ndarray, scores: np.ndarray) -> None:
+        """Append rows (k × features) with their scores; the oldest fall out beyond `capacity`."""
+        rows = np.asarray(rows, dtype=float)
+        scores = np.asarray(scores, dtype=float)
+        if rows.shape[0] != scores.shape[0]:
+            raise ValueError(f"{rows.shape[0]} rows but {scores.shape[0]} scores")
+        rows, scores = rows[-self.capacity :], scores[-self.capacity :]
+        k = rows.shape[0]
+        if k == 0:
+            return
+        if self._rows is None or self._rows.shape[1] != rows.shape[1]:
+            if self._len:
+                raise ValueError(f"rows of {rows.shape[1]} features after rows of {self._rows.shape[1]}")  # type: ignore[union-attr]
+            self._rows = np.empty((self.capacity, rows.shape[1]))
+        at = (self._start + self._len + np.arange(k)) % self.capacity
+        self._rows[at] = rows
+        self._scores[at] = scores
+        total = self._len + k
+        if total > self.capacity:
+            self._start = (self._start + total - self.capacity) % self.capacity
+            total = self.capacity
+        self._len = total
+
+    def _order(self) -> np.ndarray:
+        return (self._start + np.arange(self._len)) % self.capacity
+
+    def rows(self) -> np.ndarray:
+        """The rows, oldest first (a copy); (0, 0) when empty."""
+        if self._rows is None or not self._len:
+            return np.empty((0, 0))
+        return self._rows[self._order()]
+
+    def scores(self) -> np.ndarray:
+        """The scores of `rows()`, in the same order (a copy)."""
+        return self._scores[self._order()]

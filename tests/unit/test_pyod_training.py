@@ -74,7 +74,7 @@ def test_without_exclusion_every_fit_sees_the_whole_window(monkeypatch: pytest.M
     original = pm._ModelBank.fit
 
     def spying_fit(bank: pm._ModelBank) -> None:
-        seen.append((len(bank._rows), len(bank._rows)))
+        seen.append((len(bank._window), len(bank._window)))
         original(bank)
 
     shapes: list[int] = []
