@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     partitions: int = Field(default=4, ge=1, description="Partitions of every riskwatch topic")
     replication_factor: int = Field(default=1, ge=1)
     snapshot_every_s: float = Field(default=30.0, gt=0, description="Seconds between snapshots of a partition's state")
+    health_every_s: float = Field(
+        default=10.0, gt=0, description="Seconds between a worker's health snapshots in the store (lag, counters)"
+    )
     deadline_check_every_s: float = Field(
         default=15.0,
         gt=0,

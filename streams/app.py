@@ -63,8 +63,6 @@ BROKER_SESSION_TIMEOUT_S = 10.0
 RELOAD_POLL_S = 5.0
 #: Seconds between refreshes of the active silences the grader honours.
 SILENCES_REFRESH_S = 10.0
-#: Seconds between health snapshots written for the command center.
-HEALTH_EVERY_S = 10.0
 #: Seconds between sweeps that close incidents idle past grading.yaml's incident_idle_close.
 EXPIRE_EVERY_S = 60.0
 
@@ -250,25 +248,33 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
     feedback_record = feedback_handler(store, store_retry, tell_grader)
     store_record = store_handler(store, config.routing, store_retry)
 
+    def noting(after: Callable[[RecordMessage], Awaitable[None]] | None = None) -> Callable[[RecordMessage], Awaitable[None]]:
+        """An agent's after-step that first notes the record as processed (`WorkerCounters.processed`)."""
+        async def note(message: RecordMessage) -> None:
+            counters.note_processed(message.topic, message.partition, message.offset)
+            if after is not None:
+                await after(message)
+        return note
+
     @app.agent(raw_in, name="riskwatch.normalize")
     async def normalize_agent(stream: Any) -> None:
-        await each_record(stream, "normalize", normalize_record, dead_letter)
+        await each_record(stream, "normalize", normalize_record, dead_letter, after=noting())
 
     @app.agent(events_topic, name="riskwatch.detect")
     async def detect_agent(stream: Any) -> None:
-        await each_record(stream, "detect", detect_record, dead_letter, after=after_detect)
+        await each_record(stream, "detect", detect_record, dead_letter, after=noting(after_detect))
 
     @app.agent(signals_topic, name="riskwatch.grade")
     async def grade_agent(stream: Any) -> None:
-        await each_record(stream, "grade", grade_record, dead_letter, after=after_grade)
+        await each_record(stream, "grade", grade_record, dead_letter, after=noting(after_grade))
 
     @app.agent(feedback_topic, name="riskwatch.apply_feedback")
     async def feedback_agent(stream: Any) -> None:
-        await each_record(stream, "feedback", feedback_record, dead_letter)
+        await each_record(stream, "feedback", feedback_record, dead_letter, after=noting())
 
     @app.agent(warnings_topic, name="riskwatch.store")
     async def store_agent(stream: Any) -> None:
-        await each_record(stream, "store", store_record, dead_letter)
+        await each_record(stream, "store", store_record, dead_letter, after=noting())
 
     @app.timer(interval=RELOAD_POLL_S)
     async def reload_detectors() -> None:
@@ -328,7 +334,7 @@ def create_app(settings: Settings, config: CityConfig) -> PipelineApp:
             for partition in states.due_partitions():
                 await states.checkpoint(partition, flush, commit)
 
-    @app.timer(interval=HEALTH_EVERY_S)
+    @app.timer(interval=settings.health_every_s)
     async def write_health() -> None:
         await beat_health()
 

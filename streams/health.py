@@ -66,10 +66,18 @@ class WorkerCounters:
     skipped: int = 0
     #: Escalations of missed disposal deadlines this worker's deadline rounds recorded.
     escalations: int = 0
+    #: Per topic and partition, the offset after the last record an agent finished (handled or
+    #: dead-lettered). Unlike committed offsets, which on events and signals wait for a snapshot,
+    #: it says how far the worker has processed (`riskwatch bench` times the pipeline on it).
+    processed: dict[str, dict[str, int]] = field(default_factory=dict)
     _last_dead_letters: int = 0
     _last_beat: datetime | None = None
     started_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def note_processed(self, topic: str, partition: int, offset: int) -> None:
+        """Record that the agent of `topic` finished the record at `offset` of `partition`."""
+        self.processed.setdefault(topic, {})[str(partition)] = offset + 1
 
     def dead_letters_per_min(self, now: datetime) -> float:
         """Dead letters per minute since the previous beat (0 on the first)."""
@@ -95,5 +103,6 @@ def health_payload(
         "dead_letters": counters.dead_letters,
         "skipped": counters.skipped,
         "escalations": counters.escalations,
+        "processed": {topic: dict(parts) for topic, parts in counters.processed.items()},
         "started_at": counters.started_at.isoformat() if counters.started_at else None,
     }

@@ -30,6 +30,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         RISKWATCH_PARTITIONS=str(settings.partitions),
         RISKWATCH_SNAPSHOT_EVERY_S=str(settings.snapshot_every_s),
         RISKWATCH_DEADLINE_CHECK_EVERY_S=str(settings.deadline_check_every_s),
+        RISKWATCH_HEALTH_EVERY_S=str(settings.health_every_s),
     )
     if settings.config_dir:
         env["RISKWATCH_CONFIG_DIR"] = str(settings.config_dir)

@@ -16,12 +16,16 @@ is started again (same group, state and store, so it resumes at the end of the i
 scenario (default `gas_leak`, moved to after the input's days) is sent at a steady pace while it
 runs; see `bench_latency.py` for what is measured and why that way.
 
-Both throughput runs are timed the same way, from outside, on the group's committed offsets (polled every
-0.2 s): from the first poll that shows progress to the first poll that shows everything done.
-Worker start-up and group join are therefore not counted; the rate is the records consumed in
-that window divided by its length. Faust commits every 500 records or every second, so the
-window can end up to ~1.2 s after the last record was processed: use a large `--events` for
-steady-state figures.
+Both throughput runs are timed the same way, from outside, on how far each worker has
+processed (polled every 0.2 s): from the first poll that shows progress to the first poll that
+shows everything done. Worker start-up and group join are therefore not counted; the rate is
+the records consumed in that window divided by its length. The bare worker's progress is its
+group's committed offsets (Faust commits every second). The pipeline commits events and
+signals only after a snapshot of their partitions' state (every `RISKWATCH_SNAPSHOT_EVERY_S`,
+30 s by default), so its committed offsets would time the snapshot cadence, not the work: its
+progress is the per-partition "processed" offsets of its health snapshot, written every 0.5 s
+in the bench (`RISKWATCH_HEALTH_EVERY_S`). Either window can end up to ~1.2 s after the last
+record was processed: use a large `--events` for steady-state figures.
 
 The pipeline reads fixed topic names, so the broker must be fresh: with `--broker` the raw,
 events, signals and warnings topics must be empty, or the bench refuses to run.
@@ -79,6 +83,8 @@ RAW_NAMES = [spec.name for spec in T.RAW_TOPICS.values()]
 DOWNSTREAM_NAMES = [T.EVENTS.name, T.SIGNALS.name, T.WARNINGS.name]
 OUTPUT_NAMES = [T.EVENTS.name, T.SIGNALS.name, T.WARNINGS.name, T.DEADLETTER.name]
 POLL_S = 0.2
+#: Seconds between the pipeline worker's health snapshots during the bench (its progress; see above).
+HEALTH_EVERY_S = 0.5
 CLIENT_ID = "riskwatch-bench"
 
 Emit = Callable[[str], None]
@@ -281,17 +287,50 @@ class Downstream:
     base: dict[TopicPartition, int]
 
 
+#: Where a worker stands: per partition, the offset after the last record it has processed.
+Positions = Callable[[], dict[TopicPartition, int]]
+
+
+def committed_positions(offsets: Offsets, group: str) -> Positions:
+    """The group's committed offsets (the bare worker commits every second)."""
+    return lambda: offsets.committed(group)
+
+
+def processed_positions(database_url: str, app_id: str) -> Positions:
+    """The "processed" offsets of the worker's latest health snapshot in its store ({} before one)."""
+    from riskwatch.alerts.store.store import WarningStore
+
+    prefix = f"worker:{app_id}:"
+
+    def read() -> dict[TopicPartition, int]:
+        store = WarningStore(database_url)
+        try:
+            rows = [snapshot.payload for name, snapshot in store.health.latest().items() if name.startswith(prefix)]
+        except Exception:  # noqa: BLE001 - the worker has not migrated its store yet
+            return {}
+        finally:
+            store.close()
+        found: dict[TopicPartition, int] = {}
+        for payload in rows:
+            for topic, parts in (payload.get("processed") or {}).items():
+                for partition, offset in parts.items():
+                    tp = TopicPartition(topic, int(partition))
+                    found[tp] = max(found.get(tp, 0), int(offset))
+        return found
+
+    return read
+
+
 def measure(
     name: str,
     process: subprocess.Popen[bytes],
     log_path: Path,
-    offsets: Offsets,
-    group: str,
+    positions: Positions,
     written: Written,
     downstream: Downstream | None,
     timeout_s: float,
 ) -> RunResult:
-    """Poll `group`'s committed offsets until it has consumed everything `written` (and, with
+    """Poll the worker's `positions` until it has consumed everything `written` (and, with
     `downstream`, has no lag left there); time the window from the first progress seen to the
     first poll that finds it done (confirmed by the next poll)."""
     total = sum(high - low for low, high in written.values())
@@ -308,7 +347,7 @@ def measure(
                 raise BenchError(f"{name} worker exited with code {process.returncode}:\n{_log_tail(log_path)}")
             if time.monotonic() > deadline:
                 raise BenchError(f"{name} worker did not finish within {timeout_s:.0f}s; log:\n{_log_tail(log_path)}")
-            committed = offsets.committed(group)
+            committed = positions()
             now = time.monotonic()
             consumed = _progress(committed, written)
             if consumed == 0:
@@ -391,7 +430,8 @@ def run_latency(
         watcher.start()
         sent, written, send_s = asyncio.run(produce_paced(bootstrap, items, ids, speed, settings))
         downstream = Downstream(bootstrap, settings, {tp: b for tp, b in out_base.items() if tp.topic in DOWNSTREAM_NAMES})
-        measure("latency", process, log_path, offsets, pipe_settings.app_id, written, downstream, timeout_s)
+        progress = processed_positions(pipe_settings.database_url, pipe_settings.app_id)
+        measure("latency", process, log_path, progress, written, downstream, timeout_s)
         out_end = read_ends(bootstrap, settings, out_base)
         warnings_end = {tp: out_end[tp] for tp in warnings_from}
         deadline = time.monotonic() + 30.0
@@ -466,7 +506,8 @@ def run_bench(
         process, log_path = _spawn(["-m", "riskwatch.tools.bench_bare"], bare_settings, root / "bare")
         emit(f"run A: bare Faust agent (pid {process.pid}, group {bare_settings.app_id})")
         try:
-            bare = measure("bare", process, log_path, offsets, bare_settings.app_id, written, None, timeout_s)
+            bare = measure("bare", process, log_path, committed_positions(offsets, bare_settings.app_id), written, None,
+                           timeout_s)
         finally:
             stop_worker(process)
         emit(f"  {bare.events_per_s:,.0f} events/s ({bare.window_records} in {bare.seconds:.2f}s)")
@@ -475,14 +516,14 @@ def run_bench(
         pipe_dir = root / "pipeline"
         pipe_settings = base_settings.model_copy(update={
             "app_id": f"riskwatch-bench-pipeline-{tag}", "data_dir": pipe_dir / "data",
-            "database_url": f"sqlite:///{pipe_dir / 'warnings.db'}"})
+            "database_url": f"sqlite:///{pipe_dir / 'warnings.db'}", "health_every_s": HEALTH_EVERY_S})
         process, log_path = _spawn(["-m", "riskwatch.tools", "worker"], pipe_settings, pipe_dir)
         emit(f"run B: full pipeline (pid {process.pid}, group {pipe_settings.app_id})")
         downstream = Downstream(bootstrap, base_settings,
                                 {tp: out_base[tp] for tp in out_tps if tp.topic in DOWNSTREAM_NAMES})
         try:
-            pipeline = measure("pipeline", process, log_path, offsets, pipe_settings.app_id, written,
-                               downstream, timeout_s)
+            progress = processed_positions(pipe_settings.database_url, pipe_settings.app_id)
+            pipeline = measure("pipeline", process, log_path, progress, written, downstream, timeout_s)
         finally:
             stop_worker(process)
         out_end = read_ends(bootstrap, base_settings, out_base)

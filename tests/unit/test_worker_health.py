@@ -64,3 +64,15 @@ def test_dead_letter_rate_is_per_minute_since_the_previous_beat() -> None:
     assert second["dead_letters_per_min"] == 12.0
     assert second["lag"] == {"riskwatch.events": 3} and second["warming_up"] == ["burst"]
     assert second["started_at"] == t0.isoformat()
+
+
+def test_processed_offsets_are_the_next_offset_per_topic_and_partition() -> None:
+    counters = WorkerCounters()
+    counters.note_processed("riskwatch.events", 0, 41)
+    counters.note_processed("riskwatch.events", 0, 42)
+    counters.note_processed("riskwatch.events", 3, 7)
+    counters.note_processed("riskwatch.signals", 1, 0)
+    payload = health_payload(counters, now=datetime(2026, 11, 23, tzinfo=UTC), lag={}, warming=[])
+    assert payload["processed"] == {"riskwatch.events": {"0": 43, "3": 8}, "riskwatch.signals": {"1": 1}}
+    counters.note_processed("riskwatch.events", 0, 50)
+    assert payload["processed"]["riskwatch.events"]["0"] == 43  # the payload is a copy, not a live view
