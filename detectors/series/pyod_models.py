@@ -517,6 +517,22 @@ class _ModelBank:
             i = end
         return out
 
+    def run_one(self, row: np.ndarray) -> list[float]:
+        """`run` of a single row (the streaming path): the same scores and learning, without the
+        batch's slicing and temporaries."""
+        due = self.next_fit_at()
+        scores = [0.0] * len(self.models)
+        if self._fitted:
+            assert self._scaler is not None
+            scaled = self._scaler(row[None, :])
+            scores = [f.calibrator.one(float(f.raw(scaled)[0])) for f in self._fitted]
+        if self.n_seen >= self.skip_rows:  # rows of the first points have partial windows
+            self._window.append(row, max(scores) if scores else 0.0)
+        self.n_seen += 1
+        if self.n_seen == due:
+            self.fit()
+        return scores
+
     def score(self, rows: np.ndarray) -> np.ndarray:
         assert self._scaler is not None
         scaled = self._scaler(rows)
@@ -659,7 +675,7 @@ class _FeatureDetector(SeriesDetector):
     def _matrix_one(self, ts: datetime, value: float) -> np.ndarray | None:
         if not math.isfinite(value):
             return None
-        return self._bank.run(self._features.push(ts, value)[None, :])[0]
+        return np.array(self._bank.run_one(self._features.push(ts, value)))
 
     def _matrix_many(self, ts: Sequence[datetime], values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(indices of finite points, their (n, n_models) scores)."""

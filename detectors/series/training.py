@@ -96,6 +96,21 @@ class TrainingWindow:
             total = self.capacity
         self._len = total
 
+    def append(self, row: np.ndarray, score: float) -> None:
+        """`extend` by one row (the streaming path)."""
+        if self._rows is None or self._rows.shape[1] != row.shape[0]:
+            self.extend(row[None, :], np.array([score]))
+            return
+        at = self._start + self._len
+        if at >= self.capacity:
+            at -= self.capacity
+        self._rows[at] = row
+        self._scores[at] = score
+        if self._len == self.capacity:
+            self._start = at + 1 if at + 1 < self.capacity else 0
+        else:
+            self._len += 1
+
     def _order(self) -> np.ndarray:
         return (self._start + np.arange(self._len)) % self.capacity
 

@@ -12,16 +12,22 @@ from hypothesis import strategies as st
 from riskwatch.detectors.series.training import TrainingWindow
 
 
-@given(capacity=st.integers(1, 12), batches=st.lists(st.integers(0, 30), max_size=12))
+@given(capacity=st.integers(1, 12), batches=st.lists(st.integers(-3, 30), max_size=16))
 def test_the_ring_equals_a_bounded_deque(capacity: int, batches: list[int]) -> None:
+    """A batch of k rows is `extend` for k >= 0 and -k single `append`s for k < 0."""
     window = TrainingWindow(capacity)
     rows: deque[list[float]] = deque(maxlen=capacity)
     scores: deque[float] = deque(maxlen=capacity)
     counter = 0
     for size in batches:
-        batch = np.arange(counter, counter + size, dtype=float)
-        counter += size
-        window.extend(np.column_stack([batch, -batch, batch * 0.5]), batch / 100.0)
+        batch = np.arange(counter, counter + abs(size), dtype=float)
+        counter += abs(size)
+        block = np.column_stack([batch, -batch, batch * 0.5])
+        if size >= 0:
+            window.extend(block, batch / 100.0)
+        else:
+            for row, score in zip(block, batch / 100.0, strict=True):
+                window.append(row, float(score))
         rows.extend([[v, -v, v * 0.5] for v in batch.tolist()])
         scores.extend((batch / 100.0).tolist())
         assert len(window) == len(rows)
