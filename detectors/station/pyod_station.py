@@ -119,11 +119,25 @@ class PyODStationDetector(StationDetector):
         return self._n_fits
 
     def update(self, ts: datetime, row: np.ndarray) -> StationScore:
-        row = np.asarray(row, dtype=float).reshape(1, -1)
-        scores, flags, z = self._run(row)
-        if z is None:
+        row = np.asarray(row, dtype=float)
+        if row.shape != (len(self.channels),):
+            row = row.reshape(1, -1)
+            self._features.push_many(row)  # raises: not one value per channel
+        # the steps of `_run` for one row, without a frame's bookkeeping
+        feats = self._features.push_one(row)[None, :]
+        if self._n_seen >= self._next_fit_at:
+            self._fit()
+        fitted = self._fitted
+        if fitted is None:
+            self._learn_one(feats, False)
             return StationScore(0.0, False, {})
-        return StationScore(float(scores[0]), bool(flags[0]), self._contributions(z[0]))
+        z = fitted.scaled(feats)
+        score = float(fitted.score(z)[0])
+        params = self.params
+        on = score >= params.release_level if self._alarm else score >= params.threshold
+        self._alarm = on
+        self._learn_one(feats, on)
+        return StationScore(score, on, self._contributions(z[0]))
 
     def score_frame(self, ts: Sequence[datetime], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.asarray(rows, dtype=float)
@@ -161,8 +175,12 @@ class PyODStationDetector(StationDetector):
         self._n_fits = int(state["n_fits"])
         self._next_fit_at = state["next_fit_at"]
         self._alarm = bool(state["alarm"])
-        self._train_rows = np.array(state["train_rows"], dtype=float).reshape(-1, self._features.n_features)
-        self._train_flags = np.array(state["train_flags"], dtype=bool)
+        self._train_len = 0
+        self._train_end = 0
+        self._learn_rows(
+            np.array(state["train_rows"], dtype=float).reshape(-1, self._features.n_features),
+            np.array(state["train_flags"], dtype=bool),
+        )
         self._fitted = None if state["fitted"] is None else pickle.loads(state["fitted"])
 
     # ------------------------------------------------------------------ internals
@@ -172,8 +190,13 @@ class PyODStationDetector(StationDetector):
         self._n_fits = 0
         self._next_fit_at: float = float(self.params.warmup)
         self._alarm = False
-        self._train_rows = np.empty((0, self._features.n_features))
-        self._train_flags = np.empty(0, dtype=bool)
+        # the training window: the last `train_window` feature rows and flags, in order, kept as
+        # the rows [end − len, end) of buffers twice that long, moved back to the front when full
+        window = self.params.train_window
+        self._train_buf = np.empty((2 * window, self._features.n_features))
+        self._flag_buf = np.zeros(2 * window, dtype=bool)
+        self._train_len = 0
+        self._train_end = 0
         self._fitted: _Fitted | None = None
 
     def _run(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -213,11 +236,53 @@ class PyODStationDetector(StationDetector):
         self._alarm = on
         return np.array(out, dtype=bool)
 
+    @property
+    def _train_rows(self) -> np.ndarray:
+        return self._train_buf[self._train_end - self._train_len : self._train_end]
+
+    @property
+    def _train_flags(self) -> np.ndarray:
+        return self._flag_buf[self._train_end - self._train_len : self._train_end]
+
     def _learn(self, feats: np.ndarray, flags: np.ndarray) -> None:
-        keep = self.params.train_window
-        self._train_rows = np.vstack([self._train_rows, feats])[-keep:]
-        self._train_flags = np.concatenate([self._train_flags, flags])[-keep:]
+        self._learn_rows(feats, flags)
         self._n_seen += feats.shape[0]
+
+    def _learn_one(self, feats: np.ndarray, flag: bool) -> None:
+        """`_learn` of one feature row (1 × features)."""
+        end = self._train_end
+        if end == self._train_buf.shape[0]:
+            self._compact()
+            end = self._train_end
+        self._train_buf[end] = feats[0]
+        self._flag_buf[end] = flag
+        self._train_end = end + 1
+        self._train_len = min(self._train_len + 1, self.params.train_window)
+        self._n_seen += 1
+
+    def _learn_rows(self, feats: np.ndarray, flags: np.ndarray) -> None:
+        """Append rows to the training window, keeping its last `train_window`."""
+        keep = self.params.train_window
+        n = feats.shape[0]
+        if n >= keep:
+            self._train_buf[:keep] = feats[-keep:]
+            self._flag_buf[:keep] = flags[-keep:]
+            self._train_end = self._train_len = keep
+            return
+        if self._train_end + n > self._train_buf.shape[0]:
+            self._compact()
+        end = self._train_end
+        self._train_buf[end : end + n] = feats
+        self._flag_buf[end : end + n] = flags
+        self._train_end = end + n
+        self._train_len = min(self._train_len + n, keep)
+
+    def _compact(self) -> None:
+        """Move the training window to the front of its buffers."""
+        length, end = self._train_len, self._train_end
+        self._train_buf[:length] = self._train_buf[end - length : end].copy()
+        self._flag_buf[:length] = self._flag_buf[end - length : end].copy()
+        self._train_end = length
 
     def _fit(self) -> None:
         """Fit on the training window, without the flagged rows unless they are most of it."""
