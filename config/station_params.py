@@ -46,6 +46,24 @@ class StationParams(BaseModel):
         float | None,
         Field(gt=0, lt=1, description="An anomaly lasts while the score stays at or above this (default: threshold)"),
     ] = None
+    settle_drop: Annotated[
+        float,
+        Field(
+            ge=0,
+            lt=1,
+            description="An ongoing anomaly also ends once the score's excess beyond the training 99th percentile "
+            "falls below this share of the episode's peak excess: the station has settled after the episode "
+            "(0: only `release` ends it)",
+        ),
+    ] = 0.1
+    settle_rise: Annotated[
+        float,
+        Field(
+            ge=1,
+            description="After an anomaly ended by settling, and while the score stays at or above `threshold`, a "
+            "new anomaly needs an excess this many times the lowest excess since (the settled level)",
+        ),
+    ] = 4.0
     seed: Annotated[int, Field(ge=0, description="Seed of randomised models, so a run is reproducible")] = 0
 
     @model_validator(mode="after")

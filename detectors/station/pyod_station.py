@@ -12,7 +12,9 @@ the fraction of training rows scoring below up to their 99th percentile, and bey
 of the way to 1 with the excess in units of (99th percentile − median), whatever the number of
 training rows, so one threshold means the same on every station, model and refit. The detector's own
 threshold turns scores into anomalies with hysteresis: an anomaly starts at `threshold` and
-lasts while the score stays at or above `release`.
+lasts while the score stays at or above `release` and its excess beyond the 99th percentile stays
+above `settle_drop` × the episode's peak; after an episode ended by settling, a new one needs the
+excess to rise `settle_rise` times over the settled level (`_decide`).
 
 Channels with no reading carry their last value forward; feature columns still empty (a channel
 not read yet) take the training median. A row's contributions are each channel's share of the
@@ -85,8 +87,10 @@ class _Fitted:
     def scaled(self, x: np.ndarray) -> np.ndarray:
         return self.scaler(self.impute(x))
 
-    def score(self, z: np.ndarray) -> np.ndarray:
-        return self.calibrator(self.scorer(z))
+    def score(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated scores of scaled rows, and their excesses beyond the training 99th percentile."""
+        raw = self.scorer(z)
+        return self.calibrator(raw), self.calibrator.excess(raw)
 
 
 class PyODStationDetector(StationDetector):
@@ -132,10 +136,9 @@ class PyODStationDetector(StationDetector):
             self._learn_one(feats, False)
             return StationScore(0.0, False, {})
         z = fitted.scaled(feats)
-        score = float(fitted.score(z)[0])
-        params = self.params
-        on = score >= params.release_level if self._alarm else score >= params.threshold
-        self._alarm = on
+        scores, excess = fitted.score(z)
+        score = float(scores[0])
+        on = self._decide(score, float(excess[0]))
         self._learn_one(feats, on)
         return StationScore(score, on, self._contributions(z[0]))
 
@@ -158,6 +161,8 @@ class PyODStationDetector(StationDetector):
             "n_fits": self._n_fits,
             "next_fit_at": self._next_fit_at,
             "alarm": self._alarm,
+            "peak": self._peak,
+            "settled": self._settled,
             "train_rows": self._train_rows.copy(),
             "train_flags": self._train_flags.copy(),
             "fitted": None if self._fitted is None else pickle.dumps(self._fitted, protocol=pickle.HIGHEST_PROTOCOL),
@@ -175,6 +180,8 @@ class PyODStationDetector(StationDetector):
         self._n_fits = int(state["n_fits"])
         self._next_fit_at = state["next_fit_at"]
         self._alarm = bool(state["alarm"])
+        self._peak = float(state["peak"])
+        self._settled = None if state["settled"] is None else float(state["settled"])
         self._train_len = 0
         self._train_end = 0
         self._learn_rows(
@@ -190,6 +197,8 @@ class PyODStationDetector(StationDetector):
         self._n_fits = 0
         self._next_fit_at: float = float(self.params.warmup)
         self._alarm = False
+        self._peak = 0.0  # the largest excess of the ongoing anomaly
+        self._settled: float | None = None  # the lowest excess since an anomaly ended by settling
         # the training window: the last `train_window` feature rows and flags, in order, kept as
         # the rows [end − len, end) of buffers twice that long, moved back to the front when full
         window = self.params.train_window
@@ -215,8 +224,8 @@ class PyODStationDetector(StationDetector):
             seg_flags = np.zeros(stop - i, dtype=bool)
             if self._fitted is not None:
                 z = self._fitted.scaled(seg)
-                seg_scores = self._fitted.score(z)
-                seg_flags = self._hysteresis(seg_scores)
+                seg_scores, seg_excess = self._fitted.score(z)
+                seg_flags = self._hysteresis(seg_scores, seg_excess)
                 scores[i:stop] = seg_scores
                 flags[i:stop] = seg_flags
                 if n == 1:
@@ -225,16 +234,34 @@ class PyODStationDetector(StationDetector):
             i = stop
         return scores, flags, z_all
 
-    def _hysteresis(self, scores: np.ndarray) -> np.ndarray:
-        """Start an anomaly at `threshold`, keep it while the score stays at or above `release`."""
-        start, keep = self.params.threshold, self.params.release_level
-        on = self._alarm
-        out = []
-        for s in scores.tolist():
-            on = s >= keep if on else s >= start
-            out.append(on)
-        self._alarm = on
-        return np.array(out, dtype=bool)
+    def _hysteresis(self, scores: np.ndarray, excess: np.ndarray) -> np.ndarray:
+        """`_decide` of each row in turn."""
+        decide = self._decide
+        return np.array([decide(s, e) for s, e in zip(scores.tolist(), excess.tolist(), strict=True)], dtype=bool)
+
+    def _decide(self, score: float, excess: float) -> bool:
+        """Whether a row with this score (and excess z) is anomalous, given the rows before it.
+
+        An anomaly starts at `threshold` and lasts while the score stays at or above `release`
+        and its excess above `settle_drop` × the episode's peak excess. An episode ended that way
+        (settled, still above the threshold: after a fault the station often settles at a level
+        its training never showed, e.g. a warmer fluid) starts a new anomaly only when the excess
+        rises to `settle_rise` × the lowest excess since; once the score falls below the
+        threshold the station is normal again.
+        """
+        params = self.params
+        if self._alarm:
+            self._peak = max(self._peak, excess)
+            if score < params.release_level:
+                self._alarm, self._settled = False, None
+            elif excess < params.settle_drop * self._peak:
+                self._alarm, self._settled = False, excess
+            return self._alarm
+        if self._settled is not None:
+            self._settled = None if score < params.threshold else min(self._settled, excess)
+        if score >= params.threshold and (self._settled is None or excess >= params.settle_rise * self._settled):
+            self._alarm, self._peak, self._settled = True, excess, None
+        return self._alarm
 
     @property
     def _train_rows(self) -> np.ndarray:

@@ -266,3 +266,24 @@ def test_features_one_row_at_a_time_resume_from_state_exactly() -> None:
     third.set_state(second.get_state())
     rest = third.push_many(rows[1400:])
     np.testing.assert_array_equal(np.vstack([np.vstack(got), rest]), whole)
+
+
+def _settling_frame() -> tuple[list[datetime], np.ndarray]:
+    """A fault (flow far off, 450–600), after which the temperature stays a little warmer than in
+    training (600 on), then a second fault (750–850)."""
+    ts, rows = _frame(n=900, shift=0.0)
+    sd = rows[:400].std(axis=0)
+    rows[450:600, 1] += 40 * sd[1]
+    rows[450:, 3] += 6 * sd[3]
+    rows[750:850, 1] += 40 * sd[1]
+    return ts, rows
+
+
+def test_an_episode_ends_when_the_station_settles_and_a_new_fault_starts_another() -> None:
+    ts, rows = _settling_frame()
+    _, flags = make_station_detector("station", CHANNELS, **FAST).score_frame(ts, rows)
+    assert flags[470:600].all()
+    assert not flags[650:750].any()  # settled warmer: no longer an anomaly
+    assert flags[770:850].all()  # but a new fault is
+    scores, stuck = make_station_detector("station", CHANNELS, settle_drop=0.0, **FAST).score_frame(ts, rows)
+    assert (scores[650:750] >= 0.9993).all() and stuck[650:750].all()  # without settling the alarm stays on
