@@ -46,6 +46,15 @@ class StationParams(BaseModel):
         float | None,
         Field(gt=0, lt=1, description="An anomaly lasts while the score stays at or above this (default: threshold)"),
     ] = None
+    onset_rows: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=1000,
+            description="Consecutive rows at or above `threshold` that start an anomaly (the last of them is the "
+            "first flagged): a lone noisy row starts nothing",
+        ),
+    ] = 1
     settle_drop: Annotated[
         float,
         Field(

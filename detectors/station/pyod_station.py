@@ -162,6 +162,7 @@ class PyODStationDetector(StationDetector):
             "next_fit_at": self._next_fit_at,
             "alarm": self._alarm,
             "peak": self._peak,
+            "above": self._above,
             "settled": self._settled,
             "train_rows": self._train_rows.copy(),
             "train_flags": self._train_flags.copy(),
@@ -181,6 +182,7 @@ class PyODStationDetector(StationDetector):
         self._next_fit_at = state["next_fit_at"]
         self._alarm = bool(state["alarm"])
         self._peak = float(state["peak"])
+        self._above = int(state["above"])
         self._settled = None if state["settled"] is None else float(state["settled"])
         self._train_len = 0
         self._train_end = 0
@@ -197,7 +199,8 @@ class PyODStationDetector(StationDetector):
         self._n_fits = 0
         self._next_fit_at: float = float(self.params.warmup)
         self._alarm = False
-        self._peak = 0.0  # the largest excess of the ongoing anomaly
+        self._peak = 0.0  # the largest excess of the ongoing anomaly (or of the rows starting one)
+        self._above = 0  # rows in a row that would start an anomaly
         self._settled: float | None = None  # the lowest excess since an anomaly ended by settling
         # the training window: the last `train_window` feature rows and flags, in order, kept as
         # the rows [end − len, end) of buffers twice that long, moved back to the front when full
@@ -242,7 +245,7 @@ class PyODStationDetector(StationDetector):
     def _decide(self, score: float, excess: float) -> bool:
         """Whether a row with this score (and excess z) is anomalous, given the rows before it.
 
-        An anomaly starts at `threshold` and lasts while the score stays at or above `release`
+        An anomaly starts after `onset_rows` rows in a row at or above `threshold` and lasts while the score stays at or above `release`
         and its excess above `settle_drop` × the episode's peak excess. An episode ended that way
         (settled, still above the threshold: after a fault the station often settles at a level
         its training never showed, e.g. a warmer fluid) starts a new anomaly only when the excess
@@ -260,7 +263,12 @@ class PyODStationDetector(StationDetector):
         if self._settled is not None:
             self._settled = None if score < params.threshold else min(self._settled, excess)
         if score >= params.threshold and (self._settled is None or excess >= params.settle_rise * self._settled):
-            self._alarm, self._peak, self._settled = True, excess, None
+            self._above += 1
+            self._peak = max(self._peak, excess) if self._above > 1 else excess
+            if self._above >= params.onset_rows:
+                self._alarm, self._settled, self._above = True, None, 0
+        else:
+            self._above = 0
         return self._alarm
 
     @property
