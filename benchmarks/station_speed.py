@@ -6,12 +6,13 @@ since the figure depends on whatever else the machine runs (report it with the l
 
 Usage::
 
-    python benchmarks/station_speed.py [-d station] [--rows 6000] [--channels 6] [--repeat 3]
+    python benchmarks/station_speed.py [-d station] [--params JSON] [--rows 6000] [--channels 6] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,7 @@ from riskwatch.detectors.station.registry import make_station_detector
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-d", "--detector", default="station")
+    parser.add_argument("--params", type=json.loads, default={}, help="detector params as JSON, e.g. '{\"windows\": [10, 60]}'")
     parser.add_argument("--rows", type=int, default=6000)
     parser.add_argument("--channels", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
@@ -36,7 +38,7 @@ def main() -> None:
     channels = [f"c{i}" for i in range(c)]
     best, checksum = 0.0, 0.0
     for _ in range(args.repeat):
-        det = make_station_detector(args.detector, channels)
+        det = make_station_detector(args.detector, channels, **args.params)
         start = time.perf_counter()
         scores = [det.update(t, r).score for t, r in zip(stamps, rows, strict=True)]
         best = max(best, n / (time.perf_counter() - start))
