@@ -125,8 +125,9 @@ class PyODStationDetector(StationDetector):
     def update(self, ts: datetime, row: np.ndarray) -> StationScore:
         row = np.asarray(row, dtype=float)
         if row.shape != (len(self.channels),):
-            row = row.reshape(1, -1)
-            self._features.push_many(row)  # raises: not one value per channel
+            if row.size != len(self.channels):
+                self._features.push_many(row.reshape(1, -1))  # raises: not one value per channel
+            row = row.reshape(-1)
         # the steps of `_run` for one row, without a frame's bookkeeping
         feats = self._features.push_one(row)[None, :]
         if self._n_seen >= self._next_fit_at:

@@ -172,6 +172,10 @@ def test_channels_must_match_the_rows() -> None:
     det = make_station_detector("station", CHANNELS)
     with pytest.raises(ValueError, match="4 channels"):
         det.score_frame([datetime(2026, 1, 1)], np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="4 channels"):
+        det.update(datetime(2026, 1, 1), np.zeros(3))
+    det.update(datetime(2026, 1, 1), np.zeros((1, 4)))  # one row as a 1 × channels frame
+    assert det.n_seen == 1
     with pytest.raises(ValueError, match="unique"):
         make_station_detector("station", ["a", "a"])
 
