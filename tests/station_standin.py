@@ -4,7 +4,7 @@ The real station models (PyOD) live on their own branch; this stand-in keeps the
 independent of them. It scores a row by its channels' robust z-scores against the warm-up rows:
 the median and MAD of each channel over the first `warmup` rows, fixed after that. Contributions
 are each channel's share of the summed |z|; a row is anomalous when the root mean square of the
-z-scores reaches `threshold`.
+z-scores reaches `threshold` in `onset_rows` rows in a row (and stays anomalous while it does).
 """
 
 from __future__ import annotations
@@ -28,11 +28,14 @@ class RobustZStation(StationDetector):
 
     name = "robust_z_standin"
 
-    def __init__(self, channels: Sequence[str], warmup: int = 288, threshold: float = 4.0) -> None:
+    def __init__(self, channels: Sequence[str], warmup: int = 288, threshold: float = 4.0, onset_rows: int = 1) -> None:
         super().__init__(channels)
-        if warmup < 3 or threshold <= 0:
-            raise ValueError(f"warmup must be at least 3 and threshold positive, got {warmup}, {threshold}")
-        self.warmup, self.threshold = warmup, threshold
+        if warmup < 3 or threshold <= 0 or onset_rows < 1:
+            raise ValueError(
+                f"warmup must be at least 3, threshold positive and onset_rows at least 1, got {warmup}, {threshold}, {onset_rows}"
+            )
+        self.warmup, self.threshold, self.onset_rows = warmup, threshold, onset_rows
+        self._above = 0
         self._rows: list[list[float]] = []
         self._centre: np.ndarray | None = None
         self._scale: np.ndarray | None = None
@@ -58,19 +61,22 @@ class RobustZStation(StationDetector):
         total = float(np.sum(z))
         shares = {c: (float(v) / total if total > 0 else 0.0) for c, v in zip(self.channels, z, strict=True)}
         score = 1.0 - 0.5 ** (rms / self.threshold)
-        return StationScore(round(score, 4), rms >= self.threshold, shares)
+        self._above = self._above + 1 if rms >= self.threshold else 0
+        return StationScore(round(score, 4), self._above >= self.onset_rows, shares)
 
     def get_state(self) -> dict[str, Any]:
         return {
             "rows": [list(r) for r in self._rows],
             "centre": None if self._centre is None else self._centre.tolist(),
             "scale": None if self._scale is None else self._scale.tolist(),
+            "above": self._above,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self._rows = [list(r) for r in state["rows"]]
         self._centre = None if state["centre"] is None else np.array(state["centre"], dtype=float)
         self._scale = None if state["scale"] is None else np.array(state["scale"], dtype=float)
+        self._above = int(state.get("above", 0))
 
 
 @contextmanager

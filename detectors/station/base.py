@@ -27,7 +27,7 @@ class StationScore:
     """In [0, 1]; 0 while warming up."""
     is_anomaly: bool
     """The detector's own decision: the score reached its threshold (and, with hysteresis, has not
-    yet fallen below its release level)."""
+    yet fallen below its release level, nor settled well below the episode's peak)."""
     contributions: dict[str, float] = field(default_factory=dict)
     """Channel → its share of the row's deviation (non-negative, summing to 1 when any is > 0)."""
 

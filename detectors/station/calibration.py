@@ -41,6 +41,11 @@ class TailCalibrator:
         spread = self.knee - median
         self.tail = max(spread, 1e-9 * max(1.0, abs(self.knee)))
 
+    def excess(self, raw: np.ndarray) -> np.ndarray:
+        """z of each raw score: its excess over the knee in units of (knee − median); 0 at or below the knee."""
+        raw = np.where(np.isnan(raw), -np.inf, np.asarray(raw, dtype=float))
+        return np.maximum(raw - self.knee, 0.0) / self.tail
+
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         raw = np.where(np.isnan(raw), -np.inf, np.asarray(raw, dtype=float))
         inside = np.minimum(np.interp(raw, self.xp, self.fp, left=0.0, right=1.0) * self.stretch, KNEE)

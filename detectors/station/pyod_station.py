@@ -12,7 +12,9 @@ the fraction of training rows scoring below up to their 99th percentile, and bey
 of the way to 1 with the excess in units of (99th percentile − median), whatever the number of
 training rows, so one threshold means the same on every station, model and refit. The detector's own
 threshold turns scores into anomalies with hysteresis: an anomaly starts at `threshold` and
-lasts while the score stays at or above `release`.
+lasts while the score stays at or above `release` and its excess beyond the 99th percentile stays
+above `settle_drop` × the episode's peak; after an episode ended by settling, a new one needs the
+excess to rise `settle_rise` times over the settled level (`_decide`).
 
 Channels with no reading carry their last value forward; feature columns still empty (a channel
 not read yet) take the training median. A row's contributions are each channel's share of the
@@ -85,8 +87,10 @@ class _Fitted:
     def scaled(self, x: np.ndarray) -> np.ndarray:
         return self.scaler(self.impute(x))
 
-    def score(self, z: np.ndarray) -> np.ndarray:
-        return self.calibrator(self.scorer(z))
+    def score(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated scores of scaled rows, and their excesses beyond the training 99th percentile."""
+        raw = self.scorer(z)
+        return self.calibrator(raw), self.calibrator.excess(raw)
 
 
 class PyODStationDetector(StationDetector):
@@ -119,11 +123,25 @@ class PyODStationDetector(StationDetector):
         return self._n_fits
 
     def update(self, ts: datetime, row: np.ndarray) -> StationScore:
-        row = np.asarray(row, dtype=float).reshape(1, -1)
-        scores, flags, z = self._run(row)
-        if z is None:
+        row = np.asarray(row, dtype=float)
+        if row.shape != (len(self.channels),):
+            if row.size != len(self.channels):
+                self._features.push_many(row.reshape(1, -1))  # raises: not one value per channel
+            row = row.reshape(-1)
+        # the steps of `_run` for one row, without a frame's bookkeeping
+        feats = self._features.push_one(row)[None, :]
+        if self._n_seen >= self._next_fit_at:
+            self._fit()
+        fitted = self._fitted
+        if fitted is None:
+            self._learn_one(feats, False)
             return StationScore(0.0, False, {})
-        return StationScore(float(scores[0]), bool(flags[0]), self._contributions(z[0]))
+        z = fitted.scaled(feats)
+        scores, excess = fitted.score(z)
+        score = float(scores[0])
+        on = self._decide(score, float(excess[0]))
+        self._learn_one(feats, on)
+        return StationScore(score, on, self._contributions(z[0]))
 
     def score_frame(self, ts: Sequence[datetime], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.asarray(rows, dtype=float)
@@ -144,6 +162,9 @@ class PyODStationDetector(StationDetector):
             "n_fits": self._n_fits,
             "next_fit_at": self._next_fit_at,
             "alarm": self._alarm,
+            "peak": self._peak,
+            "above": self._above,
+            "settled": self._settled,
             "train_rows": self._train_rows.copy(),
             "train_flags": self._train_flags.copy(),
             "fitted": None if self._fitted is None else pickle.dumps(self._fitted, protocol=pickle.HIGHEST_PROTOCOL),
@@ -161,8 +182,15 @@ class PyODStationDetector(StationDetector):
         self._n_fits = int(state["n_fits"])
         self._next_fit_at = state["next_fit_at"]
         self._alarm = bool(state["alarm"])
-        self._train_rows = np.array(state["train_rows"], dtype=float).reshape(-1, self._features.n_features)
-        self._train_flags = np.array(state["train_flags"], dtype=bool)
+        self._peak = float(state["peak"])
+        self._above = int(state["above"])
+        self._settled = None if state["settled"] is None else float(state["settled"])
+        self._train_len = 0
+        self._train_end = 0
+        self._learn_rows(
+            np.array(state["train_rows"], dtype=float).reshape(-1, self._features.n_features),
+            np.array(state["train_flags"], dtype=bool),
+        )
         self._fitted = None if state["fitted"] is None else pickle.loads(state["fitted"])
 
     # ------------------------------------------------------------------ internals
@@ -172,8 +200,16 @@ class PyODStationDetector(StationDetector):
         self._n_fits = 0
         self._next_fit_at: float = float(self.params.warmup)
         self._alarm = False
-        self._train_rows = np.empty((0, self._features.n_features))
-        self._train_flags = np.empty(0, dtype=bool)
+        self._peak = 0.0  # the largest excess of the ongoing anomaly (or of the rows starting one)
+        self._above = 0  # rows in a row that would start an anomaly
+        self._settled: float | None = None  # the lowest excess since an anomaly ended by settling
+        # the training window: the last `train_window` feature rows and flags, in order, kept as
+        # the rows [end − len, end) of buffers twice that long, moved back to the front when full
+        window = self.params.train_window
+        self._train_buf = np.empty((2 * window, self._features.n_features))
+        self._flag_buf = np.zeros(2 * window, dtype=bool)
+        self._train_len = 0
+        self._train_end = 0
         self._fitted: _Fitted | None = None
 
     def _run(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -192,8 +228,8 @@ class PyODStationDetector(StationDetector):
             seg_flags = np.zeros(stop - i, dtype=bool)
             if self._fitted is not None:
                 z = self._fitted.scaled(seg)
-                seg_scores = self._fitted.score(z)
-                seg_flags = self._hysteresis(seg_scores)
+                seg_scores, seg_excess = self._fitted.score(z)
+                seg_flags = self._hysteresis(seg_scores, seg_excess)
                 scores[i:stop] = seg_scores
                 flags[i:stop] = seg_flags
                 if n == 1:
@@ -202,22 +238,87 @@ class PyODStationDetector(StationDetector):
             i = stop
         return scores, flags, z_all
 
-    def _hysteresis(self, scores: np.ndarray) -> np.ndarray:
-        """Start an anomaly at `threshold`, keep it while the score stays at or above `release`."""
-        start, keep = self.params.threshold, self.params.release_level
-        on = self._alarm
-        out = []
-        for s in scores.tolist():
-            on = s >= keep if on else s >= start
-            out.append(on)
-        self._alarm = on
-        return np.array(out, dtype=bool)
+    def _hysteresis(self, scores: np.ndarray, excess: np.ndarray) -> np.ndarray:
+        """`_decide` of each row in turn."""
+        decide = self._decide
+        return np.array([decide(s, e) for s, e in zip(scores.tolist(), excess.tolist(), strict=True)], dtype=bool)
+
+    def _decide(self, score: float, excess: float) -> bool:
+        """Whether a row with this score (and excess z) is anomalous, given the rows before it.
+
+        An anomaly starts after `onset_rows` rows in a row at or above `threshold` and lasts while the score stays at or above `release`
+        and its excess above `settle_drop` × the episode's peak excess. An episode ended that way
+        (settled, still above the threshold: after a fault the station often settles at a level
+        its training never showed, e.g. a warmer fluid) starts a new anomaly only when the excess
+        rises to `settle_rise` × the lowest excess since; once the score falls below the
+        threshold the station is normal again.
+        """
+        params = self.params
+        if self._alarm:
+            self._peak = max(self._peak, excess)
+            if score < params.release_level:
+                self._alarm, self._settled = False, None
+            elif excess < params.settle_drop * self._peak:
+                self._alarm, self._settled = False, excess
+            return self._alarm
+        if self._settled is not None:
+            self._settled = None if score < params.threshold else min(self._settled, excess)
+        if score >= params.threshold and (self._settled is None or excess >= params.settle_rise * self._settled):
+            self._above += 1
+            self._peak = max(self._peak, excess) if self._above > 1 else excess
+            if self._above >= params.onset_rows:
+                self._alarm, self._settled, self._above = True, None, 0
+        else:
+            self._above = 0
+        return self._alarm
+
+    @property
+    def _train_rows(self) -> np.ndarray:
+        return self._train_buf[self._train_end - self._train_len : self._train_end]
+
+    @property
+    def _train_flags(self) -> np.ndarray:
+        return self._flag_buf[self._train_end - self._train_len : self._train_end]
 
     def _learn(self, feats: np.ndarray, flags: np.ndarray) -> None:
-        keep = self.params.train_window
-        self._train_rows = np.vstack([self._train_rows, feats])[-keep:]
-        self._train_flags = np.concatenate([self._train_flags, flags])[-keep:]
+        self._learn_rows(feats, flags)
         self._n_seen += feats.shape[0]
+
+    def _learn_one(self, feats: np.ndarray, flag: bool) -> None:
+        """`_learn` of one feature row (1 × features)."""
+        end = self._train_end
+        if end == self._train_buf.shape[0]:
+            self._compact()
+            end = self._train_end
+        self._train_buf[end] = feats[0]
+        self._flag_buf[end] = flag
+        self._train_end = end + 1
+        self._train_len = min(self._train_len + 1, self.params.train_window)
+        self._n_seen += 1
+
+    def _learn_rows(self, feats: np.ndarray, flags: np.ndarray) -> None:
+        """Append rows to the training window, keeping its last `train_window`."""
+        keep = self.params.train_window
+        n = feats.shape[0]
+        if n >= keep:
+            self._train_buf[:keep] = feats[-keep:]
+            self._flag_buf[:keep] = flags[-keep:]
+            self._train_end = self._train_len = keep
+            return
+        if self._train_end + n > self._train_buf.shape[0]:
+            self._compact()
+        end = self._train_end
+        self._train_buf[end : end + n] = feats
+        self._flag_buf[end : end + n] = flags
+        self._train_end = end + n
+        self._train_len = min(self._train_len + n, keep)
+
+    def _compact(self) -> None:
+        """Move the training window to the front of its buffers."""
+        length, end = self._train_len, self._train_end
+        self._train_buf[:length] = self._train_buf[end - length : end].copy()
+        self._flag_buf[:length] = self._flag_buf[end - length : end].copy()
+        self._train_end = length
 
     def _fit(self) -> None:
         """Fit on the training window, without the flagged rows unless they are most of it."""

@@ -172,6 +172,10 @@ def test_channels_must_match_the_rows() -> None:
     det = make_station_detector("station", CHANNELS)
     with pytest.raises(ValueError, match="4 channels"):
         det.score_frame([datetime(2026, 1, 1)], np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="4 channels"):
+        det.update(datetime(2026, 1, 1), np.zeros(3))
+    det.update(datetime(2026, 1, 1), np.zeros((1, 4)))  # one row as a 1 × channels frame
+    assert det.n_seen == 1
     with pytest.raises(ValueError, match="unique"):
         make_station_detector("station", ["a", "a"])
 
@@ -199,10 +203,28 @@ def test_a_station_flat_through_its_warm_up_scores_mid_and_flags_the_first_chang
     rows = np.full((200, 2), 5.0)
     rows[:, 1] = np.nan  # and a channel that never reports
     rows[150:, 0] = 6.0
-    det = make_station_detector(name, ["a", "b"], warmup=50, windows=(3,))
+    det = make_station_detector(name, ["a", "b"], warmup=50, windows=(3,), onset_rows=1)
     scores, flags = det.score_frame([datetime(2026, 1, 1)] * 200, rows)
     assert (scores[50:150] == 0.5).all() and not flags[:150].any()
     assert flags[150:].all()
+
+
+def test_an_anomaly_starts_after_onset_rows_in_a_row_at_the_threshold() -> None:
+    rows = np.full((200, 2), 5.0)
+    rows[:, 1] = np.nan
+    rows[120, 0] = 6.0  # one row, then two, then a lasting change
+    rows[130:132, 0] = 6.0
+    rows[150:, 0] = 6.0
+    params = {"warmup": 50, "windows": (1,)}
+    scores, flags = make_station_detector("station", ["a", "b"], onset_rows=3, **params).score_frame(
+        [datetime(2026, 1, 1)] * 200, rows
+    )
+    assert (scores[[120, 130, 131]] >= 0.999).all()
+    assert not flags[:152].any() and flags[152:].all()
+    _, at_once = make_station_detector("station", ["a", "b"], onset_rows=1, **params).score_frame(
+        [datetime(2026, 1, 1)] * 200, rows
+    )
+    assert at_once[[120, 130, 131]].all() and at_once[150:].all()
 
 
 def test_a_lasting_new_level_becomes_the_new_normal_at_a_refit() -> None:
@@ -213,3 +235,77 @@ def test_a_lasting_new_level_becomes_the_new_normal_at_a_refit() -> None:
     flags = det.score_frame(ts, rows)[1]
     assert flags[455:550].all()  # first an anomaly
     assert not flags[700:].any()  # then, once it fills most of the training window, the station's normal
+
+
+def _plant_frame(n: int, seed: int = 5) -> tuple[list[datetime], np.ndarray]:
+    """A pump-station-like frame: quantised flow, pressure and current that follow it, a slow
+    temperature, a jittery vibration RMS; a channel silent at first, gaps, a fault and a new level."""
+    rng = np.random.default_rng(seed)
+    flow = np.round(30 + rng.normal(0, 1, n).cumsum() * 0.03 + rng.normal(0, 0.4, n), 1)
+    rows = np.column_stack(
+        [
+            2.0 + 0.05 * flow + rng.normal(0, 0.03, n),
+            flow,
+            1.0 + 0.02 * flow + rng.normal(0, 0.02, n),
+            60 + np.linspace(0, 4, n) + rng.normal(0, 0.1, n),
+            np.abs(rng.normal(0.3, 0.05, n)),
+            np.round(rng.normal(5, 0.2, n), 2),
+        ]
+    )
+    rows[:90, 4] = np.nan  # a channel that starts reporting late
+    rows[rng.random(rows.shape) < 0.03] = np.nan
+    rows[1200:1300, 1] -= 4.0  # a valve half closed
+    rows[1900:, 3] += 3.0  # the temperature settles higher
+    t0 = datetime(2026, 11, 1)
+    return [t0 + timedelta(minutes=5 * i) for i in range(n)], rows
+
+
+def test_update_row_by_row_equals_score_frame_at_the_default_windows_and_warm_up() -> None:
+    # the pipeline's one-row path (features, scoring, hysteresis, training window) against the
+    # frame path, across refits, buffer wrap-arounds and a state round trip taken mid-stream
+    ts, rows = _plant_frame(2600)
+    params = {"train_window": 500, "refit_every": 300, "release": 0.999}
+    scores, flags = make_station_detector("station", CHANNELS + ["vibration", "speed"], **params).score_frame(ts, rows)
+    one = make_station_detector("station", CHANNELS + ["vibration", "speed"], **params)
+    results = [one.update(t, r) for t, r in zip(ts[:1500], rows[:1500], strict=True)]
+    resumed = make_station_detector("station", CHANNELS + ["vibration", "speed"], **params)
+    resumed.set_state(pickle.loads(pickle.dumps(one.get_state())))
+    results += [resumed.update(t, r) for t, r in zip(ts[1500:], rows[1500:], strict=True)]
+    np.testing.assert_array_equal(scores, [r.score for r in results])
+    np.testing.assert_array_equal(flags, [r.is_anomaly for r in results])
+    assert flags[1200:1300].any() and resumed.n_fits == 8
+
+
+def test_features_one_row_at_a_time_resume_from_state_exactly() -> None:
+    rows = _plant_frame(1500)[1]
+    whole = StationFeatures(6, (10, 60)).push_many(rows)
+    first = StationFeatures(6, (10, 60))
+    got = [first.push_one(r) for r in rows[:50]]  # state saved before the longest window is full
+    second = StationFeatures(6, (10, 60))
+    second.set_state(first.get_state())
+    got += [second.push_one(r) for r in rows[50:1400]]
+    third = StationFeatures(6, (10, 60))
+    third.set_state(second.get_state())
+    rest = third.push_many(rows[1400:])
+    np.testing.assert_array_equal(np.vstack([np.vstack(got), rest]), whole)
+
+
+def _settling_frame() -> tuple[list[datetime], np.ndarray]:
+    """A fault (flow far off, 450–600), after which the temperature stays a little warmer than in
+    training (600 on), then a second fault (750–850)."""
+    ts, rows = _frame(n=900, shift=0.0)
+    sd = rows[:400].std(axis=0)
+    rows[450:600, 1] += 40 * sd[1]
+    rows[450:, 3] += 6 * sd[3]
+    rows[750:850, 1] += 40 * sd[1]
+    return ts, rows
+
+
+def test_an_episode_ends_when_the_station_settles_and_a_new_fault_starts_another() -> None:
+    ts, rows = _settling_frame()
+    _, flags = make_station_detector("station", CHANNELS, **FAST).score_frame(ts, rows)
+    assert flags[470:600].all()
+    assert not flags[650:750].any()  # settled warmer: no longer an anomaly
+    assert flags[770:850].all()  # but a new fault is
+    scores, stuck = make_station_detector("station", CHANNELS, settle_drop=0.0, **FAST).score_frame(ts, rows)
+    assert (scores[650:750] >= 0.999).all() and stuck[650:750].all()  # without settling the alarm stays on
