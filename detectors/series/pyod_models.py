@@ -52,7 +52,7 @@ import numpy as np
 
 from riskwatch.detectors.series.base import SeriesDetector
 from riskwatch.detectors.series.combine import COMBINERS, combine
-from riskwatch.detectors.series.features import DEFAULT_WINDOWS, FeatureWindow, pairwise_sum
+from riskwatch.detectors.series.features import DEFAULT_WINDOWS, FeatureWindow
 from riskwatch.detectors.series.training import (
     DEFAULT_EXCLUDE_ABOVE,
     DEFAULT_MIN_KEEP,
@@ -185,9 +185,9 @@ class _EmpiricalCopula:
     the empirical CDF of training ∪ {row} (ties count as at-or-below), −log of them, the tail
     picked by the sign of the skewness of training ∪ {row}, summed over features.
 
-    A batch counts by binary search per column; one row (every streaming reading) runs on
-    Python floats with a single search over all columns (`_score_one`), which costs a fraction
-    of the numpy calls on a handful of numbers and gives the same score bit for bit.
+    A batch counts by binary search per column; one row (every streaming reading) is counted
+    with a single search over all columns (`_counts_one`); the rest is the same array
+    arithmetic either way, so a row scores the same bit for bit alone or in a batch.
     """
 
     def __init__(self, x_train: np.ndarray, kind: str) -> None:
@@ -202,22 +202,21 @@ class _EmpiricalCopula:
 
     def _build(self, sorted_cols: np.ndarray) -> None:
         """Keep the sorted training columns only as the one-row path's complex keys (see
-        `_score_one`); `sorted_cols` is a view into them, so the rows are held once."""
+        `_counts_one`); `sorted_cols` is a view into them, so the rows are held once."""
         d, n = sorted_cols.shape
         keys = np.empty((d, n), dtype=complex)
         keys.real = np.arange(d, dtype=float)[:, None]
         keys.imag = sorted_cols
         self._keys = keys.ravel()
         self.sorted_cols = keys.imag
-        self._one_row = (self._keys, self.mu.tolist(), self.c1.tolist(), self.c2.tolist(), self.c3.tolist())
 
     @property
     def neglog(self) -> np.ndarray:
         """−log(k / (n + 1)) for k = 1 … n + 1 rows at or beyond the value (the row itself included)."""
-        return _neglog(self.n)[0]
+        return _neglog(self.n)
 
     def __getstate__(self) -> dict[str, Any]:
-        # the keys, their view and the one-row tables are derived: store the sorted columns once
+        # the keys and their view are derived: store the sorted columns once
         return {"kind": self.kind, "n": self.n, "mu": self.mu, "c1": self.c1, "c2": self.c2, "c3": self.c3,
                 "sorted_cols": np.ascontiguousarray(self.sorted_cols)}
 
@@ -228,14 +227,15 @@ class _EmpiricalCopula:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         m, d = x.shape
-        if m == 1:  # the streaming path: one reading
-            return np.array([self._score_one(x[0])])
-        at_or_below = np.empty((m, d), dtype=np.intp)
-        at_or_above = np.empty((m, d), dtype=np.intp)
-        for j in range(d):
-            col = self.sorted_cols[j]
-            at_or_below[:, j] = np.searchsorted(col, x[:, j], side="right")
-            at_or_above[:, j] = self.n - np.searchsorted(col, x[:, j], side="left")
+        if m == 1:  # the streaming path: one reading, counted with one search over all columns
+            at_or_below, at_or_above = self._counts_one(x[0])
+        else:
+            at_or_below = np.empty((m, d), dtype=np.intp)
+            at_or_above = np.empty((m, d), dtype=np.intp)
+            for j in range(d):
+                col = self.sorted_cols[j]
+                at_or_below[:, j] = np.searchsorted(col, x[:, j], side="right")
+                at_or_above[:, j] = self.n - np.searchsorted(col, x[:, j], side="left")
         u_left = self.neglog[at_or_below]
         u_right = self.neglog[at_or_above]
         # skewness sign of training ∪ {row}, from the training sums centred on their mean
@@ -254,53 +254,29 @@ class _EmpiricalCopula:
             outlying = np.maximum(u_skew, (u_left + u_right) / 2.0)
         return np.add.reduce(outlying, axis=1)
 
-    def _score_one(self, row: np.ndarray) -> float:
-        """`__call__` of one row on Python floats: the same operations in the same order.
+    def _counts_one(self, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Training values at or below and at or above each of one row's values, as (1, d) arrays.
 
-        Counts come from one `searchsorted` over all columns at once: the training values as
-        complex keys j + 1j·value, which numpy orders by column, then value (−0.0 equal to
-        0.0), so searching j + 1j·x_j lands exactly where searching column j for x_j would.
+        One `searchsorted` per side over all columns at once: the training values as complex
+        keys j + 1j·value, which numpy orders by column, then value (−0.0 equal to 0.0), so
+        searching j + 1j·x_j lands exactly where searching column j for x_j would.
         """
-        keys, mu, c1, c2, c3, neglog = self._one_row_tables()
-        d, n = len(mu), self.n
+        d, n = self.mu.shape[0], self.n
         queries = np.empty(d, dtype=complex)
         queries.real = np.arange(d, dtype=float)
         queries.imag = row
         start = np.arange(d) * n  # where each column's keys begin
-        below = (np.searchsorted(keys, queries, side="right") - start).tolist()
-        above = (n - (np.searchsorted(keys, queries, side="left") - start)).tolist()
-        big_n = n + 1.0
-        ecod = self.kind == "ecod"
-        outlying = []
-        for j, xj in enumerate(row.tolist()):
-            u_left, u_right = neglog[below[j]], neglog[above[j]]
-            dx = xj - mu[j]
-            shift = (c1[j] + dx) / big_n
-            s2 = (c2[j] + dx * dx) / big_n
-            m2 = s2 - shift * shift
-            m3 = (c3[j] + dx * dx * dx) / big_n - 3.0 * shift * s2 + 2.0 * shift * shift * shift
-            nearly = _EPS * (mu[j] + shift)
-            if m2 <= nearly * nearly or not (m3 < 0 or m3 > 0):  # no skewness sign: both tails
-                u_skew = u_left + u_right
-            else:
-                u_skew = u_left if m3 < 0 else u_right
-            if ecod:
-                outlying.append(max(max(u_left, u_right), u_skew))
-            else:
-                outlying.append(max(u_skew, (u_left + u_right) / 2.0))
-        return pairwise_sum(outlying)
-
-    def _one_row_tables(self) -> tuple[np.ndarray, list[float], list[float], list[float], list[float], list[float]]:
-        keys, mu, c1, c2, c3 = self._one_row
-        return keys, mu, c1, c2, c3, _neglog(self.n)[1]
+        below = np.searchsorted(self._keys, queries, side="right") - start
+        above = n - (np.searchsorted(self._keys, queries, side="left") - start)
+        return below[None, :], above[None, :]
 
 
 @functools.lru_cache(maxsize=64)
-def _neglog(n: int) -> tuple[np.ndarray, list[float]]:
-    """−log(k / (n + 1)) for k = 1 … n + 1, as an array and as Python floats; shared by every
-    model fitted on n rows (a window of 576 rows would otherwise hold its own 23 kB copy)."""
+def _neglog(n: int) -> np.ndarray:
+    """−log(k / (n + 1)) for k = 1 … n + 1, shared (read-only) by every model fitted on n rows."""
     table = -np.log(np.arange(1, n + 2, dtype=float) / (n + 1.0))
-    return table, table.tolist()
+    table.flags.writeable = False
+    return table
 
 
 class _ForestWalk:
