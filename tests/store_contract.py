@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Protocol
@@ -108,6 +108,27 @@ def version_rows(store: WarningStore, warning_id: str) -> int:
     with store.engine.connect() as conn:
         stmt = select(func.count()).select_from(WarningVersionRow).where(WarningVersionRow.warning_id == warning_id)
         return conn.execute(stmt).scalar_one()
+
+
+def race(count: int, attempt: Callable[[int], Any]) -> list[Any]:
+    """Run attempt(0) … attempt(count - 1) in threads released at once; each one's result, or
+    the exception it raised, in completion order."""
+    outcomes: list[Any] = []
+    barrier = threading.Barrier(count)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(attempt(i))
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
 
 
 class StoreContract:
@@ -250,23 +271,7 @@ class StoreContract:
     def test_concurrent_saves_apply_once(self, store_factory: StoreFactory) -> None:
         stores = [store_factory() for _ in range(2)]
         warning = make_warning()
-        results: list[bool] = []
-        errors: list[BaseException] = []
-        barrier = threading.Barrier(8)
-
-        def worker(i: int) -> None:
-            barrier.wait()
-            try:
-                results.append(save(stores[i % 2], warning))
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        results = race(8, lambda i: save(stores[i % 2], warning))
         assert sorted(results) == [False] * 7 + [True]
         assert version_rows(stores[0], warning.warning_id) == 1
 
@@ -423,25 +428,8 @@ class DisposalContract:
     def test_concurrent_transitions_apply_once(self, store_factory: StoreFactory) -> None:
         stores = [store_factory() for _ in range(2)]
         save(stores[0], make_warning())
-        outcomes: list[str] = []
-        barrier = threading.Barrier(6)
-
-        def worker(i: int) -> None:
-            barrier.wait()
-            try:
-                act(stores[i % 2], "w-0001", S.acknowledged)
-                outcomes.append("ok")
-            except IllegalTransition:
-                outcomes.append("illegal")
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                outcomes.append(repr(exc))
-
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert sorted(outcomes) == ["illegal"] * 5 + ["ok"]
+        outcomes = race(6, lambda i: act(stores[i % 2], "w-0001", S.acknowledged))
+        assert sorted(type(o).__name__ for o in outcomes) == ["IllegalTransition"] * 5 + ["Transition"]
         assert len(stores[0].transitions.of("w-0001")) == 1
 
     # ------------------------------------------------------------- deadlines
@@ -564,24 +552,9 @@ class DisposalContract:
         for i in range(12):
             save(stores[0], make_warning(warning_id=f"w-{i:04d}", level=Level.I))
         later = datetime.now(UTC) + timedelta(hours=1)  # every acknowledge due of level Ⅰ has passed
-        found: list[list[str]] = []
-        errors: list[str] = []
-        barrier = threading.Barrier(6)
-
-        def replica(i: int) -> None:
-            barrier.wait()
-            try:
-                found.append([e.warning_id for e in stores[i % 3].disposals.check_deadlines(now=later)])
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(repr(exc))
-
-        threads = [threading.Thread(target=replica, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
-        escalated = sorted(w for ids in found for w in ids)
+        rounds = race(6, lambda i: stores[i % 3].disposals.check_deadlines(now=later))
+        assert all(isinstance(found, list) for found in rounds), rounds
+        escalated = sorted(e.warning_id for found in rounds for e in found)
         assert escalated == [f"w-{i:04d}" for i in range(12)]  # each once, none lost
         assert len(stores[1].disposals.escalations()) == 12
 

@@ -125,6 +125,19 @@ class Changes:
     escalations: Sequence[tuple[Escalation, str | None]] = ()  # with the warning's department
 
 
+def _newer_with_department(row: type[TransitionRow] | type[EscalationRow], after_id: int, limit: int) -> Select[Any]:
+    """Rows of a per-warning log table with an id above `after_id`, oldest first, each with the
+    department responsible for its warning."""
+    return (
+        select(row, _department_column())
+        .join(WarningRow, WarningRow.warning_id == row.warning_id)
+        .outerjoin(DisposalRow, DisposalRow.warning_id == row.warning_id)
+        .where(row.id > after_id)
+        .order_by(row.id)
+        .limit(limit)
+    )
+
+
 class ChangeCursor:
     """Remembers the newest `warning_versions.id`, `transitions.id` and `escalations.id` seen, and
     reads past them (escalations are written by whichever worker ran the deadline round).
@@ -160,22 +173,8 @@ class ChangeCursor:
             .order_by(WarningVersionRow.id)
             .limit(limit)
         )
-        transitions = (
-            select(TransitionRow, _department_column())
-            .join(WarningRow, WarningRow.warning_id == TransitionRow.warning_id)
-            .outerjoin(DisposalRow, DisposalRow.warning_id == TransitionRow.warning_id)
-            .where(TransitionRow.id > self._transition_id)
-            .order_by(TransitionRow.id)
-            .limit(limit)
-        )
-        escalations = (
-            select(EscalationRow, _department_column())
-            .join(WarningRow, WarningRow.warning_id == EscalationRow.warning_id)
-            .outerjoin(DisposalRow, DisposalRow.warning_id == EscalationRow.warning_id)
-            .where(EscalationRow.id > self._escalation_id)
-            .order_by(EscalationRow.id)
-            .limit(limit)
-        )
+        transitions = _newer_with_department(TransitionRow, self._transition_id, limit)
+        escalations = _newer_with_department(EscalationRow, self._escalation_id, limit)
         with Session(self._engine) as session:
             version_rows = session.execute(versions).all()
             transition_rows = session.execute(transitions).all()
