@@ -66,7 +66,9 @@ class CountSurgeDetector:
         z = (count - mean) / spread
         if z < self.config.z_threshold:
             return []
-        return [self._signal(event, region, bucket, count, mean, z, series.evidence[bucket])]
+        # A baseline shorter than its window has not seen a whole day's rhythm yet.
+        warming = bucket - series.first_bucket < self.config.history_buckets
+        return [self._signal(event, region, bucket, count, mean, z, series.evidence[bucket], warming=warming)]
 
     def get_state(self) -> dict[str, Any]:
         """Counts and evidence of every series, as JSON-serialisable plain data."""
@@ -87,7 +89,9 @@ class CountSurgeDetector:
         if len(series.counts) > self.config.history_buckets + 8:
             self._counts.forget_before(series, bucket - self.config.history_buckets - 1)
 
-    def _signal(self, event: Event, region: str, bucket: int, count: int, mean: float, z: float, evidence: list[str]) -> Signal:
+    def _signal(
+        self, event: Event, region: str, bucket: int, count: int, mean: float, z: float, evidence: list[str], *, warming: bool
+    ) -> Signal:
         minutes = int(self._bucket_s // 60)
         return make_signal(
             self.name,
@@ -103,4 +107,5 @@ class CountSurgeDetector:
                 f"预期 {mean:.2f} 起（z 值 {z:.1f} ≥ {self.config.z_threshold:g}）"
             ),
             evidence=evidence,
+            warming=warming,
         )

@@ -51,11 +51,12 @@ class SensorBaselineDetector:
             scale = max(MAD_TO_SIGMA * mad, self._scale_floor.get(event.metric, 0.0), 1e-9)
             z = abs(event.value - median) / scale
             if z >= self.config.z_threshold:
-                signals.append(self._signal(event, median, z))
+                # A window not yet full is a baseline of a few readings: trusted only with others.
+                signals.append(self._signal(event, median, z, warming=len(window) < self.config.window))
         window.append(event.value)
         return signals
 
-    def _signal(self, event: Event, median: float, z: float) -> Signal:
+    def _signal(self, event: Event, median: float, z: float, *, warming: bool) -> Signal:
         direction = direction_zh(event.value < median)  # type: ignore[operator]
         return make_signal(
             self.name,
@@ -70,4 +71,5 @@ class SensorBaselineDetector:
                 f"{direction}滚动中位数 {median:.3g}（稳健 z 值 {z:.1f} ≥ {self.config.z_threshold:g}）"
             ),
             evidence=(event.event_id,),
+            warming=warming,
         )

@@ -4,6 +4,10 @@ Fused score = the strongest own-group signal's score (at most `single_source_cap
 `corroboration_bonus` for every further independent source, counting sources seen only
 through related-group or coarser-level (district) signals, + the population bonus of the street, capped at 1. The level
 is the highest score band reached, raised to the floor of any hard rule that fired.
+
+A signal marked `warming` (its detector, or the series it judged, is still warming up) never
+raises a warning alone: an incident whose strongest signal is warming and that has one source
+only and no hard rule stays below every band until another source corroborates it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ def fused_score(incident: Incident, grading: GradingConfig, population: int) -> 
     top = ranked[0]
     score = top.score
     reasons = [f"最强信号：{top.detector}（{source_zh(top.source)}）评分 {score:.2f}"]
+    if top.warming:
+        reasons.append(f"{top.detector} 仍在预热（历史数据不足），其信号须经其他来源印证方可预警")
     if score > grading.single_source_cap:
         score = grading.single_source_cap
         reasons.append(f"单一来源评分上限 {score:.2f}，更高等级需多源印证")
@@ -73,4 +79,17 @@ def grade_incident(incident: Incident, grading: GradingConfig, hard_rules: list[
     fired = any(rule.rule in incident.hard_rules for rule in hard_rules)
     if score < grading.min_score and not fired:
         level = None  # below min_score only a hard rule raises a warning
+    if level is not None and not fired and warming_alone(incident):
+        level = None  # a warming detector corroborates, it does not warn on its own
     return Grade(score=score, level=level, reasons=tuple(reasons))
+
+
+def warming_alone(incident: Incident) -> bool:
+    """Whether a not yet published incident rests on one source whose strongest signal is warming.
+
+    Once published, an incident keeps its level (levels are never lowered); a second
+    independent source — own, related or coarser — is corroboration enough.
+    """
+    if incident.published_level is not None or len(incident.sources) > 1 or not incident.best_by_source:
+        return False
+    return all(signal.warming for signal in incident.best_by_source.values())
