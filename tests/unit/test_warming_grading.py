@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import timedelta
 
 from riskwatch.alerts.grading.grader import Grader
@@ -9,7 +11,7 @@ from riskwatch.config.detector_params import CountSurgeConfig
 from riskwatch.config.loader import load_city_config
 from riskwatch.contracts import Event, Level, Signal, Source
 from riskwatch.detectors.base import observe_all
-from riskwatch.detectors.count_surge import CountSurgeDetector
+from riskwatch.detectors.count_surge import CountSurgeDetector, poisson_z
 from tests.factories import T0, signal
 
 CONFIG = load_city_config()
@@ -114,3 +116,51 @@ def test_signals_of_a_detector_that_says_it_is_warming_up_are_marked() -> None:
     assert [s.warming for s in observe_all([stub], _report(1, 0))] == [True]
     stub.warm = True
     assert [s.warming for s in observe_all([stub], _report(2, 5))] == [False]
+
+
+# --------------------------------------------------------------------------- count_surge against the day's rhythm
+
+
+def _city_day(surge: int) -> list[Event]:
+    """A day of 30-min buckets: another street's volume rising from 2 to 14 reports a bucket at
+    midday, our street's heating reports one every third bucket, then `surge` in the next bucket."""
+    events: list[Event] = []
+    for b in range(48):
+        for i in range(2 if b < 24 else 14):
+            events.append(
+                _report(10_000 * b + i, 30 * b + i, category="environment").model_copy(update={"street_code": "410105001"})
+            )
+        if b % 3 == 0:
+            events.append(_report(10_000 * b + 99, 30 * b + 20))
+    events += [_report(900_000 + i, 30 * 48 + 2 * i) for i in range(surge)]
+    return events
+
+
+def _surges(detector: CountSurgeDetector, events: list[Event]) -> list[Signal]:
+    return [s for e in events for s in detector.observe(e) if s.category == "heating"]
+
+
+def test_a_few_reports_at_the_daily_peak_are_not_a_surge_against_the_rhythm() -> None:
+    four = _city_day(4)
+    flat = CountSurgeConfig(sources=[Source.hotline], rhythm=False)
+    assert _surges(CountSurgeDetector(flat), four), "against a day's flat mean, 4 reports look like z 3.7"
+    assert _surges(CountSurgeDetector(CountSurgeConfig(sources=[Source.hotline])), four) == []
+    ten = _surges(CountSurgeDetector(CountSurgeConfig(sources=[Source.hotline])), _city_day(10))
+    assert ten and ten[-1].observed == 10 and not ten[-1].warming
+
+
+def test_the_rhythm_survives_a_state_round_trip() -> None:
+    events = _city_day(6)
+    original = CountSurgeDetector(CountSurgeConfig(sources=[Source.hotline]))
+    for e in events[:-6]:
+        original.observe(e)
+    restored = CountSurgeDetector(CountSurgeConfig(sources=[Source.hotline]))
+    restored.set_state(json.loads(json.dumps(original.get_state())))
+    assert _surges(restored, events[-6:]) == _surges(original, events[-6:])
+
+
+def test_poisson_z_is_the_normal_score_of_the_upper_tail() -> None:
+    assert poisson_z(4, 0.5) < 3.0 < (4 - 0.5) / 1.0  # the spread floor of 1 overstates 4 against 0.5
+    assert poisson_z(4, 0.11) > 4.0
+    assert poisson_z(3, 3.0) == 0.0 and poisson_z(5, 0.0) == math.inf
+    assert poisson_z(400, 0.1) > poisson_z(200, 0.1) > poisson_z(20, 0.1)  # ordered far into the tail
