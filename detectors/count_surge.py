@@ -84,12 +84,16 @@ class CountSurgeDetector:
         z = (count - mean) / spread
         if z < self.config.z_threshold:
             return []
+        rhythm = self._rhythm(event.source.value, series, lo, bucket) if self.config.rhythm else 1.0
         if self.config.rhythm:
-            z = min(z, poisson_z(count, mean * self._rhythm(event.source.value, series, lo, bucket)))
+            z = min(z, poisson_z(count, mean * rhythm))
             if z < self.config.z_threshold:
                 return []
-        # A baseline shorter than its window has not seen a whole day's rhythm yet.
-        warming = bucket - series.first_bucket < self.config.history_buckets
+        # A baseline shorter than its window has not seen a whole day's rhythm yet: the surge is
+        # trusted alone only if it would stand even had the baseline held one report more.
+        short = bucket - series.first_bucket < self.config.history_buckets
+        pessimistic = (sum(history) + 1) / len(history) * rhythm
+        warming = short and poisson_z(count, pessimistic) < self.config.z_threshold
         return [self._signal(event, region, bucket, count, mean, z, series.evidence[bucket], warming=warming)]
 
     def _rhythm(self, source: str, series: CountSeries, lo: int, bucket: int) -> float:

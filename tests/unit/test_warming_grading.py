@@ -78,19 +78,22 @@ def _report(i: int, at_minutes: float, category: str = "heating") -> Event:
     )
 
 
-def _surge_after(detector: CountSurgeDetector, hours: int) -> list[Signal]:
-    """`hours` of one report an hour, then eight reports in one half hour: the signals of the surge."""
+def _surge_after(detector: CountSurgeDetector, hours: int, surge: int) -> list[Signal]:
+    """`hours` of one report an hour, then `surge` reports in one half hour: the signals of the surge."""
     events = [_report(i, 60 * i) for i in range(hours)]
-    events += [_report(1000 + i, 60 * hours + 2 * i) for i in range(8)]
+    events += [_report(1000 + i, 60 * hours + 2 * i) for i in range(surge)]
     return [s for e in events for s in observe_all([detector], e)]
 
 
-def test_count_surge_marks_a_surge_judged_on_less_than_a_day_of_baseline() -> None:
-    config = CountSurgeConfig(sources=[Source.hotline])
-    cold = _surge_after(CountSurgeDetector(config), hours=6)
-    assert cold and all(s.warming for s in cold)
-    warm = _surge_after(CountSurgeDetector(config), hours=30)
+def test_count_surge_marks_a_modest_surge_judged_on_less_than_a_day_of_baseline() -> None:
+    config = CountSurgeConfig(sources=[Source.hotline], rhythm=False)  # one series: no rhythm to scale by
+    cold = _surge_after(CountSurgeDetector(config), hours=6, surge=4)
+    assert cold and all(s.warming for s in cold), "4 against 6 h of one an hour: would not stand had it held one more"
+    warm = _surge_after(CountSurgeDetector(config), hours=30, surge=4)
     assert warm and not any(s.warming for s in warm)
+    # A surge that stands against a pessimistic baseline is trusted even on a short one.
+    strong = _surge_after(CountSurgeDetector(config), hours=6, surge=9)
+    assert strong and not strong[-1].warming
 
 
 class _Stub:
