@@ -51,12 +51,11 @@ class SensorBaselineDetector:
             scale = max(MAD_TO_SIGMA * mad, self._scale_floor.get(event.metric, 0.0), 1e-9)
             z = abs(event.value - median) / scale
             if z >= self.config.z_threshold:
-                # A window not yet full is a baseline of a few readings: trusted only with others.
-                signals.append(self._signal(event, median, z, warming=len(window) < self.config.window))
+                signals.append(self._signal(event, median, z))
         window.append(event.value)
         return signals
 
-    def _signal(self, event: Event, median: float, z: float, *, warming: bool) -> Signal:
+    def _signal(self, event: Event, median: float, z: float) -> Signal:
         direction = direction_zh(event.value < median)  # type: ignore[operator]
         return make_signal(
             self.name,
@@ -71,5 +70,4 @@ class SensorBaselineDetector:
                 f"{direction}滚动中位数 {median:.3g}（稳健 z 值 {z:.1f} ≥ {self.config.z_threshold:g}）"
             ),
             evidence=(event.event_id,),
-            warming=warming,
         )
