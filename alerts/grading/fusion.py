@@ -6,8 +6,10 @@ through related-group or coarser-level (district) signals, + the population bonu
 is the highest score band reached, raised to the floor of any hard rule that fired.
 
 A signal marked `warming` (its detector, or the series it judged, is still warming up) never
-raises a warning alone: an incident whose strongest signal is warming and that has one source
-only and no hard rule stays below every band until another source corroborates it.
+raises a warning alone: an incident that has one source only and no hard rule, and whose
+strongest signal is warming, is graded on that source's strongest signal not marked warming
+instead (so a warming signal never hides a trusted one), and stays below every band if there is
+none, until another source corroborates it.
 """
 
 from __future__ import annotations
@@ -80,7 +82,15 @@ def grade_incident(incident: Incident, grading: GradingConfig, hard_rules: list[
     if score < grading.min_score and not fired:
         level = None  # below min_score only a hard rule raises a warning
     if level is not None and not fired and warming_alone(incident):
-        level = None  # a warming detector corroborates, it does not warn on its own
+        # A warming detector corroborates, it does not warn on its own: the lone source is
+        # graded on its strongest signal that is not warming, if it has one.
+        level = None
+        if incident.trusted_by_source:
+            trusted = incident.model_copy(update={"best_by_source": dict(incident.trusted_by_source)})
+            trusted_score, trusted_reasons = fused_score(trusted, grading, population)
+            if trusted_score >= grading.min_score:
+                score, level = trusted_score, level_for(trusted_score, trusted, grading, hard_rules)
+                reasons = [*reasons[:2], "按未预热的最强信号评分", *trusted_reasons]
     return Grade(score=score, level=level, reasons=tuple(reasons))
 
 

@@ -64,6 +64,10 @@ class Incident(BaseModel):
     coarser_by_source: dict[Source, Signal] = Field(
         default_factory=dict, description="Strongest coarser-level (district) signal that joined this street incident, per source"
     )
+    trusted_by_source: dict[Source, Signal] = Field(
+        default_factory=dict,
+        description="Strongest own-group signal per source that is not marked warming (what a lone source is graded on)",
+    )
     best_by_detector: dict[str, Signal] = Field(
         default_factory=dict,
         description=(
@@ -137,6 +141,10 @@ class Incident(BaseModel):
         best = by_source.get(signal.source)
         if best is None or signal.score > best.score:
             by_source[signal.source] = signal
+        if evidence is Evidence.own and not signal.warming:
+            trusted = self.trusted_by_source.get(signal.source)
+            if trusted is None or signal.score > trusted.score:
+                self.trusted_by_source[signal.source] = signal
         if evidence is Evidence.own:
             strongest = self.best_by_detector.get(signal.detector)
             if strongest is None or signal.score > strongest.score:

@@ -50,6 +50,17 @@ def test_two_warming_sources_corroborate_each_other() -> None:
     assert warning is not None and warning.level is Level.III
 
 
+def test_a_warming_signal_does_not_hide_a_trusted_one_of_the_same_source() -> None:
+    """A lone source is graded on its strongest signal not marked warming: a warming signal
+    alongside adds no level, but takes none away either."""
+    grader = Grader(CONFIG)
+    assert grader.grade(_warming(Source.police, 0.85)) is None
+    warning = grader.grade(signal(Source.police, 0.75, minutes=5, detector="burst"))
+    assert warning is not None and warning.level is Level.III  # 0.75 (+0.03 population), not 0.85's II
+    assert "按未预热的最强信号评分" in warning.explanation
+    assert "最强信号：burst（110警情）评分 0.75" in warning.explanation
+
+
 def test_a_hard_rule_is_never_held_back() -> None:
     warning = Grader(CONFIG).grade(signal(Source.sensor, 0.9, hard_rule="critical_limit").model_copy(update={"warming": True}))
     assert warning is not None and warning.level is Level.II
