@@ -70,6 +70,10 @@ class Outcome:
     delays: list[float] = field(default_factory=list)  # seconds, one per detected incident
     #: Every false warning: (highest level, the detectors and rules of its first message, district).
     false: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Incidents no warning matched, by kind.
+    missed: list[str] = field(default_factory=list)
+    #: Per detected incident: (kind, delay in seconds).
+    delay_by_kind: list[tuple[str, float]] = field(default_factory=list)
 
 
 def incident_scenarios() -> list[str]:
@@ -113,7 +117,14 @@ def run_one(
         sources = sorted({_origin(by_id.get(s.signal_id), s.detector) for s in first[det.ref].signals})
         false.append((det.level or "?", "+".join(sources), det.district))
     score = report.pipeline.score
-    return Outcome(name, k, start, score.district_days, score.incidents, score.detected, list(score.delays), false)
+    events = [i for i in run.incidents if not i.health]
+    missed = [i.kind for i in events if i.id not in report.pipeline.first]
+    by_kind = [
+        (i.kind, (report.pipeline.first[i.id].at - i.start).total_seconds()) for i in events if i.id in report.pipeline.first
+    ]
+    return Outcome(
+        name, k, start, score.district_days, score.incidents, score.detected, list(score.delays), false, missed, by_kind
+    )
 
 
 def _origin(signal: Any, detector: str) -> str:
@@ -127,6 +138,34 @@ def _origin(signal: Any, detector: str) -> str:
 
 def _rate(count: float, district_days: float) -> float:
     return count / district_days if district_days else 0.0
+
+
+def origin_lines(outcomes: Sequence[Outcome]) -> list[str]:
+    """False warnings by the detectors (and rules) of their first message, per start and scenario."""
+    lines = []
+    for (start, scenario), group in _grouped(outcomes).items():
+        days = sum(o.district_days for o in group)
+        origins = Counter(f[1] for o in group for f in o.false)
+        what = ", ".join(f"{k} {v} ({_rate(v, days):.3f})" for k, v in origins.most_common()) or "none"
+        lines.append(f"  {start:<5} {scenario:<20} {what}")
+    return lines
+
+
+def kind_lines(outcomes: Sequence[Outcome]) -> list[str]:
+    """Per start and incident kind: detected, and the median delay in minutes."""
+    lines = []
+    for start in sorted({o.start for o in outcomes}):
+        group = [o for o in outcomes if o.start == start]
+        delays: dict[str, list[float]] = defaultdict(list)
+        for o in group:
+            for kind, seconds in o.delay_by_kind:
+                delays[kind].append(seconds / 60)
+        missed = Counter(kind for o in group for kind in o.missed)
+        for kind in sorted(set(delays) | set(missed)):
+            found = len(delays[kind])
+            median = f"{statistics.median(delays[kind]):.1f}m" if found else "-"
+            lines.append(f"  {start:<5} {kind:<20} {found}/{found + missed[kind]} detected, median delay {median}")
+    return lines
 
 
 def quiet_table(outcomes: Sequence[Outcome]) -> list[str]:
@@ -146,11 +185,7 @@ def quiet_table(outcomes: Sequence[Outcome]) -> list[str]:
         )
     lines.append("")
     lines.append("false warnings by origin (first message's detectors; per district per day):")
-    for (start, scenario), group in _grouped(outcomes).items():
-        days = sum(o.district_days for o in group)
-        origins = Counter(f[1] for o in group for f in o.false)
-        what = ", ".join(f"{k} {v} ({_rate(v, days):.3f})" for k, v in origins.most_common()) or "none"
-        lines.append(f"  {start:<5} {scenario:<12} {what}")
+    lines += origin_lines(outcomes)
     lines.append("")
     lines.append("per seed (false warnings per district per day):")
     for (start, scenario), group in _grouped(outcomes).items():
@@ -168,6 +203,8 @@ def incident_table(outcomes: Sequence[Outcome]) -> list[str]:
         lines.append(_incident_line(start, scenario, group))
     for start in sorted({o.start for o in outcomes}):
         lines.append(_incident_line(start, "all", [o for o in outcomes if o.start == start]))
+    lines += ["", "by incident kind:", *kind_lines(outcomes)]
+    lines += ["", "false warnings by origin (first message's detectors; per district per day):", *origin_lines(outcomes)]
     return lines
 
 

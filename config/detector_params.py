@@ -61,6 +61,13 @@ class CountSurgeConfig(_Params):
     min_count: Annotated[int, Field(ge=1)] = 4
     z_threshold: Annotated[float, Field(gt=0)] = 3.0
     region_level: str = Field(default="street", pattern=r"^(grid|street|district)$")
+    rhythm: bool = Field(
+        default=True,
+        description=(
+            "Also require the count to be improbable for a Poisson count at the series' mean scaled by the current "
+            "volume of its source against the baseline's (the time-of-day rhythm a day's mean flattens)"
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- sensor_health
@@ -240,6 +247,7 @@ class ProphetTrendConfig(_Params):
             min_count=self.min_count,
             z_threshold=self.cold_start_z_threshold,
             region_level=self.region_level,
+            rhythm=False,  # one instance per series: no source-wide volume to scale by
         )
 
 

@@ -38,3 +38,10 @@ class Signal(Record):
     reason: str
     hard_rule: str | None = Field(default=None, description="Name of a hard rule that fired, if any")
     evidence: tuple[str, ...] = Field(default=(), description="Event ids behind the signal")
+    warming: bool = Field(
+        default=False,
+        description=(
+            "Raised while its detector, or the series it judged, was still warming up (too little history to "
+            "trust alone): it corroborates other evidence but never raises a warning on its own"
+        ),
+    )

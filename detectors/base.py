@@ -82,13 +82,14 @@ def make_signal(
     district_code: str | None = None,
     category: str | None = None,
     at: datetime | None = None,
+    warming: bool = False,
 ) -> Signal:
     """The signal `detector` raises on `event`, with the id `stable_id(detector, *key)`.
 
     `key` names the finding (the event, or a bucket and its count, or a rule and its evidence),
     so a replay raises the same id. Source, place, category and time are the event's unless
     given: a count detector signals for the region it counts in, a gap check at the time it
-    noticed the silence.
+    noticed the silence. `warming`: the series it judged has too little history to be trusted alone.
     """
     return Signal(
         signal_id=stable_id(detector, *key),
@@ -105,6 +106,7 @@ def make_signal(
         reason=reason,
         hard_rule=hard_rule,
         evidence=tuple(evidence),
+        warming=warming,
     )
 
 
@@ -149,10 +151,21 @@ def restore_detector_state(detector: object, saved: dict[str, Any]) -> None:
         raise ValueError(f"state saved with codec {codec!r} does not fit a {type(detector).__name__}")
 
 
+def mark_warming(signals: list[Signal], detector: object) -> list[Signal]:
+    """`signals` as raised by `detector`: all marked `warming` while it says it is warming up.
+
+    A detector may mark single signals itself (a series still short of its baseline); this adds
+    the detector-wide answer, so no detector's cold signals can raise a warning on their own.
+    """
+    if not signals or not is_warming_up(detector):
+        return signals
+    return [s if s.warming else s.model_copy(update={"warming": True}) for s in signals]
+
+
 def observe_all(detectors: list[Detector], event: Event) -> list[Signal]:
-    """Feed one event to every detector that accepts it."""
+    """Feed one event to every detector that accepts it; signals of a warming detector are marked so."""
     signals: list[Signal] = []
     for detector in detectors:
         if detector.accepts(event):
-            signals.extend(detector.observe(event))
+            signals.extend(mark_warming(detector.observe(event), detector))
     return signals

@@ -192,7 +192,8 @@ class ProphetTrendDetector:
         for cold in series.cold.observe(event):
             # Remember the count that first crossed the cold-start threshold: fits train at it.
             series.alerted.setdefault(bucket, (cold.score, cold.observed))
-            signals.append(renamed(cold, self.cold_name))
+            # It cannot tell a seasonal peak from a surge: it corroborates, never warns alone.
+            signals.append(renamed(cold, self.cold_name).model_copy(update={"warming": True}))
         return signals
 
     # ------------------------------------------------------------------ buckets and time

@@ -64,6 +64,17 @@ class Incident(BaseModel):
     coarser_by_source: dict[Source, Signal] = Field(
         default_factory=dict, description="Strongest coarser-level (district) signal that joined this street incident, per source"
     )
+    trusted_by_source: dict[Source, Signal] = Field(
+        default_factory=dict,
+        description="Strongest own-group signal per source that is not marked warming (what a lone source is graded on)",
+    )
+    best_by_detector: dict[str, Signal] = Field(
+        default_factory=dict,
+        description=(
+            "Strongest own-group signal per detector, for the evidence list: every detector that counted towards "
+            "the score is named in each message, whichever source's strongest it was and however long ago"
+        ),
+    )
     hard_rules: dict[str, Signal] = Field(default_factory=dict, description="Hard rule → strongest signal that fired it")
     recent: list[Signal] = Field(default_factory=list, description="Latest signals of any kind, for the evidence list")
     signal_ids: set[str] = Field(default_factory=set, description="Every signal absorbed, to drop repeats")
@@ -130,6 +141,14 @@ class Incident(BaseModel):
         best = by_source.get(signal.source)
         if best is None or signal.score > best.score:
             by_source[signal.source] = signal
+        if evidence is Evidence.own and not signal.warming:
+            trusted = self.trusted_by_source.get(signal.source)
+            if trusted is None or signal.score > trusted.score:
+                self.trusted_by_source[signal.source] = signal
+        if evidence is Evidence.own:
+            strongest = self.best_by_detector.get(signal.detector)
+            if strongest is None or signal.score > strongest.score:
+                self.best_by_detector[signal.detector] = signal
         if signal.hard_rule and evidence is Evidence.own:
             held = self.hard_rules.get(signal.hard_rule)
             if held is None or signal.score > held.score:

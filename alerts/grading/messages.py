@@ -50,6 +50,7 @@ class WarningWriter:
             s.signal_id: s
             for s in [
                 *incident.best_by_source.values(),
+                *incident.best_by_detector.values(),
                 *incident.related_by_source.values(),
                 *incident.coarser_by_source.values(),
                 *incident.hard_rules.values(),

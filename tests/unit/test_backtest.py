@@ -293,4 +293,7 @@ def test_history_warms_the_detectors_and_is_neither_graded_nor_counted(tmp_path,
     assert all(w.first_seen >= scenario.start for w in warm.warnings), "history raises no warning"
     assert all(s.at >= scenario.start for s in warm.signals)
     assert scoring.score_run(warm, city).pipeline.score.detected == 1
-    # A day of history has warmed the sensor baseline: its first signals are no longer marked warming.
+    # A day of history has warmed the detectors: no signal of the replay is marked warming, and the
+    # report detectors that stay silent cold (burst, count_surge on a few buckets) now signal.
+    assert not any(s.warming for s in warm.signals)
+    assert {"burst", "count_surge"} <= {s.detector for s in warm.signals}

@@ -219,6 +219,20 @@ def test_the_same_signal_twice_changes_nothing() -> None:
     assert grader.get_state() == before
 
 
+def test_every_detector_that_counted_stays_in_the_evidence_of_later_messages() -> None:
+    """A detector's signal that is neither its source's strongest nor among the latest few is
+    still named when a later message goes out: which detectors stand behind a warning must not
+    depend on a near-tie of scores or on what happened to arrive last."""
+    grader = Grader(CONFIG)
+    [alert] = grader.process(_signal(Source.hotline, 0.9, detector="count_surge"))
+    assert grader.process(_signal(Source.hotline, 0.85, 1, detector="burst")) == []
+    for minute in range(2, 20):  # more sensor signals than the recent list keeps
+        grader.process(_signal(Source.sensor, 0.6, minute, detector="sensor_baseline"))
+    [update] = grader.process(_signal(Source.police, 0.6, 25, category="road_traffic", detector="count_surge"))
+    assert update.warning_id == alert.warning_id and update.version == 3
+    assert {"count_surge", "burst", "sensor_baseline"} <= {s.detector for s in update.signals}
+
+
 # ---------------------------------------------------------------------- 7. state
 
 
