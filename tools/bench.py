@@ -223,6 +223,7 @@ class RunResult:
     events_per_s: float
     startup_s: float
     outputs: dict[str, int] = field(default_factory=dict)
+    workers: int = 1
 
 
 @dataclass
@@ -321,10 +322,13 @@ def processed_positions(database_url: str, app_id: str) -> Positions:
     return read
 
 
+#: A worker child process and its log.
+Spawned = tuple[subprocess.Popen[bytes], Path]
+
+
 def measure(
     name: str,
-    process: subprocess.Popen[bytes],
-    log_path: Path,
+    workers: Sequence[Spawned],
     positions: Positions,
     written: Written,
     downstream: Downstream | None,
@@ -343,10 +347,12 @@ def measure(
     marks: HighWater | None = None
     try:
         while True:
-            if process.poll() is not None:
-                raise BenchError(f"{name} worker exited with code {process.returncode}:\n{_log_tail(log_path)}")
+            for process, log_path in workers:
+                if process.poll() is not None:
+                    raise BenchError(f"{name} worker exited with code {process.returncode}:\n{_log_tail(log_path)}")
             if time.monotonic() > deadline:
-                raise BenchError(f"{name} worker did not finish within {timeout_s:.0f}s; log:\n{_log_tail(log_path)}")
+                tails = "\n".join(_log_tail(log_path) for _, log_path in workers)
+                raise BenchError(f"{name} worker did not finish within {timeout_s:.0f}s; log:\n{tails}")
             committed = positions()
             now = time.monotonic()
             consumed = _progress(committed, written)
@@ -431,7 +437,7 @@ def run_latency(
         sent, written, send_s = asyncio.run(produce_paced(bootstrap, items, ids, speed, settings))
         downstream = Downstream(bootstrap, settings, {tp: b for tp, b in out_base.items() if tp.topic in DOWNSTREAM_NAMES})
         progress = processed_positions(pipe_settings.database_url, pipe_settings.app_id)
-        measure("latency", process, log_path, progress, written, downstream, timeout_s)
+        measure("latency", [(process, log_path)], progress, written, downstream, timeout_s)
         out_end = read_ends(bootstrap, settings, out_base)
         warnings_end = {tp: out_end[tp] for tp in warnings_from}
         deadline = time.monotonic() + 30.0
@@ -467,9 +473,17 @@ def run_bench(
     emit: Emit = lambda _: None,
     work_dir: Path | None = None,
     latency: LatencyOptions | None = None,
+    workers: int = 1,
 ) -> BenchResult:
-    """Produce the input to a fresh broker at `bootstrap`, then time the bare worker and the pipeline on it;
-    with `latency`, then measure event-to-warning latency at a paced input rate."""
+    """Produce the input to a fresh broker at `bootstrap`, then time the bare worker and the pipeline
+    (`workers` processes in one group) on it; with `latency`, then measure event-to-warning latency
+    at a paced input rate (one worker only)."""
+    if workers < 1:
+        raise BenchError(f"workers must be at least 1, got {workers}")
+    if workers > partitions:
+        raise BenchError(f"{workers} workers cannot share {partitions} partition(s): a worker would idle")
+    if latency is not None and workers != 1:
+        raise BenchError("--latency measures one worker; run it without --workers")
     base_settings = (settings or Settings()).model_copy(update={"broker": bootstrap, "partitions": partitions})
     try:
         city = load_city_config(base_settings.config_dir)
@@ -506,8 +520,8 @@ def run_bench(
         process, log_path = _spawn(["-m", "riskwatch.tools.bench_bare"], bare_settings, root / "bare")
         emit(f"run A: bare Faust agent (pid {process.pid}, group {bare_settings.app_id})")
         try:
-            bare = measure("bare", process, log_path, committed_positions(offsets, bare_settings.app_id), written, None,
-                           timeout_s)
+            bare = measure("bare", [(process, log_path)], committed_positions(offsets, bare_settings.app_id), written,
+                           None, timeout_s)
         finally:
             stop_worker(process)
         emit(f"  {bare.events_per_s:,.0f} events/s ({bare.window_records} in {bare.seconds:.2f}s)")
@@ -517,15 +531,19 @@ def run_bench(
         pipe_settings = base_settings.model_copy(update={
             "app_id": f"riskwatch-bench-pipeline-{tag}", "data_dir": pipe_dir / "data",
             "database_url": f"sqlite:///{pipe_dir / 'warnings.db'}", "health_every_s": HEALTH_EVERY_S})
-        process, log_path = _spawn(["-m", "riskwatch.tools", "worker"], pipe_settings, pipe_dir)
-        emit(f"run B: full pipeline (pid {process.pid}, group {pipe_settings.app_id})")
+        spawned = [_spawn(["-m", "riskwatch.tools", "worker"], settings_i, dir_i)
+                   for settings_i, dir_i in _pipeline_workers(pipe_settings, pipe_dir, workers)]
+        pids = ", ".join(str(process.pid) for process, _ in spawned)
+        emit(f"run B: full pipeline, {workers} worker(s) (pid {pids}, group {pipe_settings.app_id})")
         downstream = Downstream(bootstrap, base_settings,
                                 {tp: out_base[tp] for tp in out_tps if tp.topic in DOWNSTREAM_NAMES})
         try:
             progress = processed_positions(pipe_settings.database_url, pipe_settings.app_id)
-            pipeline = measure("pipeline", process, log_path, progress, written, downstream, timeout_s)
+            pipeline = measure("pipeline", spawned, progress, written, downstream, timeout_s)
         finally:
-            stop_worker(process)
+            for process, _ in spawned:
+                stop_worker(process)
+        pipeline.workers = workers
         out_end = read_ends(bootstrap, base_settings, out_base)
         pipeline.outputs = {n.removeprefix("riskwatch."): by_topic(out_base, out_end, n) for n in OUTPUT_NAMES}
         emit(f"  {pipeline.events_per_s:,.0f} events/s ({pipeline.window_records} in {pipeline.seconds:.2f}s)")
@@ -542,6 +560,15 @@ def run_bench(
                        bare=bare, pipeline=pipeline, latency=latency_result)
 
 
+def _pipeline_workers(settings: Settings, run_dir: Path, workers: int) -> list[tuple[Settings, Path]]:
+    """Settings and folder of each pipeline worker: one group and one store, a data dir each
+    (one worker keeps the folder the latency phase restarts it in)."""
+    if workers == 1:
+        return [(settings, run_dir)]
+    return [(settings.model_copy(update={"data_dir": run_dir / f"worker{i}" / "data"}), run_dir / f"worker{i}")
+            for i in range(workers)]
+
+
 def _rate(run: RunResult) -> str:
     return f"{run.events_per_s:,.0f}  ({run.window_records} records in {run.seconds:.2f}s)"
 
@@ -552,7 +579,8 @@ def format_table(result: BenchResult) -> str:
         ("events (N)", f"{result.events}  ({result.scenario} × {result.copies} day(s))"),
         ("partitions", str(result.partitions)),
         ("bare events/s", _rate(result.bare)),
-        ("pipeline events/s", _rate(result.pipeline)),
+        (f"pipeline events/s ({result.pipeline.workers} worker{'s' if result.pipeline.workers > 1 else ''})",
+         _rate(result.pipeline)),
         ("ratio pipeline/bare", f"{result.ratio:.3f}"),
         ("pipeline output", ", ".join(f"{k} {v}" for k, v in result.pipeline.outputs.items())),
     ]

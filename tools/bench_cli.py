@@ -22,6 +22,8 @@ def bench_command(
     kafka: Annotated[bool, typer.Option(
         "--kafka", help="Start a throwaway Apache Kafka for the run (needs java and mvn)")] = False,
     timeout: Annotated[float, typer.Option(min=1.0, help="Seconds each worker may take")] = 600.0,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Pipeline worker processes sharing the input (one consumer group; at most --partitions)")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
     latency: Annotated[bool, typer.Option(
         "--latency", help="Then measure event-to-warning latency p50/p99 on a paced scenario (adds ~1 min)")] = False,
@@ -67,7 +69,8 @@ def bench_command(
             stopper, label = embedded.stop, f"embedded Tansu at {bootstrap}"
         emit(f"broker: {label}")
         options = LatencyOptions(latency_scenario, latency_seconds, latency_load) if latency else None
-        result = run_bench(bootstrap, label, events, partitions, scenario, settings_for(), timeout, emit, latency=options)
+        result = run_bench(bootstrap, label, events, partitions, scenario, settings_for(), timeout, emit, latency=options,
+                           workers=workers)
     except (RuntimeError, KafkaError) as exc:  # BenchError, broker start failures, Kafka errors
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

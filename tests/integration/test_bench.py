@@ -74,3 +74,19 @@ def test_bench_measures_bare_and_pipeline_on_the_same_input(embedded: str, tmp_p
 
     with pytest.raises(BenchError, match="not fresh"):  # the raw topics now hold the input
         run_bench(embedded, "again", events=10, partitions=2, work_dir=tmp_path / "again")
+
+
+def test_two_pipeline_workers_share_the_input(embedded: str, tmp_path: Path) -> None:
+    result = run_bench(embedded, f"embedded Tansu at {embedded}", events=N, partitions=2, emit=lambda _: None,
+                       work_dir=tmp_path, timeout_s=300, workers=2)
+    assert result.pipeline.workers == 2 and result.pipeline.consumed == N
+    assert result.pipeline.events_per_s > 0
+    assert result.pipeline.outputs["events"] + result.pipeline.outputs["deadletter"] >= N
+    assert "pipeline events/s (2 workers)" in format_table(result)
+    stores = {p.name for p in (tmp_path / "pipeline").iterdir()}
+    assert {"worker0", "worker1", "warnings.db"} <= stores  # one data dir each, one store
+
+
+def test_the_bench_refuses_more_workers_than_partitions(embedded: str, tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="3 workers cannot share 2 partition"):
+        run_bench(embedded, "embedded", events=10, partitions=2, work_dir=tmp_path, workers=3)
