@@ -24,7 +24,7 @@ COMMANDS = {
     ("token", "revoke"), ("report",), ("report", "daily"), ("report", "weekly"), ("report", "monthly"),
     ("worker",), ("simulate",), ("replay",), ("topics",), ("topics", "create"), ("topics", "describe"), ("tail",),
     ("schema",), ("schema", "export"), ("config",), ("config", "validate"), ("bench",), ("score",), ("backtest",),
-    ("check",), ("store-status",),
+    ("check",), ("store-status",), ("disposal",), ("disposal", "check"), ("disposal", "run"),
 }
 
 # Runs in a fresh interpreter: renders `riskwatch --help` and the help of every command the app
