@@ -45,8 +45,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -297,20 +297,20 @@ def committed_positions(offsets: Offsets, group: str) -> Positions:
     return lambda: offsets.committed(group)
 
 
-def processed_positions(database_url: str, app_id: str) -> Positions:
-    """The "processed" offsets of the worker's latest health snapshot in its store ({} before one)."""
+@contextmanager
+def processed_positions(database_url: str, app_id: str) -> Iterator[Positions]:
+    """The "processed" offsets of the worker's latest health snapshots in its store ({} before
+    one), read through one store connection for the whole run."""
     from riskwatch.alerts.store.store import WarningStore
 
     prefix = f"worker:{app_id}:"
+    store = WarningStore(database_url)
 
     def read() -> dict[TopicPartition, int]:
-        store = WarningStore(database_url)
         try:
             rows = [snapshot.payload for name, snapshot in store.health.latest().items() if name.startswith(prefix)]
         except Exception:  # noqa: BLE001 - the worker has not migrated its store yet
             return {}
-        finally:
-            store.close()
         found: dict[TopicPartition, int] = {}
         for payload in rows:
             for topic, parts in (payload.get("processed") or {}).items():
@@ -319,7 +319,10 @@ def processed_positions(database_url: str, app_id: str) -> Positions:
                     found[tp] = max(found.get(tp, 0), int(offset))
         return found
 
-    return read
+    try:
+        yield read
+    finally:
+        store.close()
 
 
 #: A worker child process and its log.
@@ -436,8 +439,8 @@ def run_latency(
         watcher.start()
         sent, written, send_s = asyncio.run(produce_paced(bootstrap, items, ids, speed, settings))
         downstream = Downstream(bootstrap, settings, {tp: b for tp, b in out_base.items() if tp.topic in DOWNSTREAM_NAMES})
-        progress = processed_positions(pipe_settings.database_url, pipe_settings.app_id)
-        measure("latency", [(process, log_path)], progress, written, downstream, timeout_s)
+        with processed_positions(pipe_settings.database_url, pipe_settings.app_id) as progress:
+            measure("latency", [(process, log_path)], progress, written, downstream, timeout_s)
         out_end = read_ends(bootstrap, settings, out_base)
         warnings_end = {tp: out_end[tp] for tp in warnings_from}
         deadline = time.monotonic() + 30.0
@@ -538,8 +541,8 @@ def run_bench(
         downstream = Downstream(bootstrap, base_settings,
                                 {tp: out_base[tp] for tp in out_tps if tp.topic in DOWNSTREAM_NAMES})
         try:
-            progress = processed_positions(pipe_settings.database_url, pipe_settings.app_id)
-            pipeline = measure("pipeline", spawned, progress, written, downstream, timeout_s)
+            with processed_positions(pipe_settings.database_url, pipe_settings.app_id) as progress:
+                pipeline = measure("pipeline", spawned, progress, written, downstream, timeout_s)
         finally:
             for process, _ in spawned:
                 stop_worker(process)
